@@ -1,0 +1,602 @@
+"""The resource engine: one declaration per resource, every CRUD operation served.
+
+A ``Resource`` is an entity as one API level sees it: the operations it allows, the
+fields of its collection, item and write representations (from the contract), and
+its row scope (from the ownership paths of the model). The engine implements list
+(filters, ordering, paging), get, create, update and delete once for all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true, update
+from sqlalchemy.engine import Connection
+
+from polyvox.api import policy
+from polyvox.api.auth import Principal, hash_password
+from polyvox.api.contract_decl import EXPOSURE
+from polyvox.api.errors import ApiError, invalid, not_found
+from polyvox.db.model import ENTITY, EntityDef, FieldDef, config_version
+
+OPS = ("list", "get", "create", "update", "delete")
+PRIV = {"list": "read", "get": "read", "create": "create", "update": "update", "delete": "delete"}
+MAX_PER_PAGE = 10000
+DEFAULT_PER_PAGE = 30
+
+Validator = Callable[["WriteContext"], None]
+Computer = Callable[[Connection, Any], Any]
+
+
+@dataclass
+class WriteContext:
+    """What a validator sees: the resource, the connection, old and new values."""
+
+    resource: Resource
+    conn: Connection
+    principal: Principal
+    op: str
+    old: dict[str, Any] | None
+    new: dict[str, Any]  # column -> value after the write
+    m2m: dict[str, list[int]]
+
+    def value(self, column: str) -> Any:
+        return self.new.get(column)
+
+
+VALIDATORS: dict[str, list[Validator]] = {}
+DELETE_GUARDS: dict[str, list[Callable[[Connection, Any], None]]] = {}
+COMPUTED: dict[tuple[str, str], Computer] = {}
+DEFAULTS: dict[str, Callable[[WriteContext], None]] = {}
+AFTER_CREATE: dict[str, list[Callable[[Connection, int], None]]] = {}
+
+
+def validator(*entities: str) -> Callable[[Validator], Validator]:
+    def deco(fn: Validator) -> Validator:
+        for e in entities:
+            VALIDATORS.setdefault(e, []).append(fn)
+        return fn
+    return deco
+
+
+@dataclass
+class Resource:
+    level: str
+    ent: EntityDef
+    ops: tuple[str, ...]
+    collection: tuple[str, ...]
+    item: tuple[str, ...]
+    write: tuple[str, ...]
+    required: tuple[str, ...]
+    simple: tuple[str, ...]
+    extra_filters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.ent.name
+
+    @property
+    def path(self) -> str:
+        return self.ent.path
+
+    @property
+    def table(self) -> Any:
+        return self.ent.table
+
+    def fdef(self, name: str) -> FieldDef | None:
+        return self.ent.fields.get(name)
+
+
+def resources_for(level: str) -> dict[str, Resource]:
+    out: dict[str, Resource] = {}
+    for name, exp in EXPOSURE[level].items():
+        if name not in ENTITY:
+            continue
+        out[name] = Resource(level=level, ent=ENTITY[name], ops=tuple(exp["ops"]), collection=tuple(exp["collection"]),
+                             item=tuple(exp["item"]), write=tuple(exp["write"]), required=tuple(exp["required"]),
+                             simple=tuple(exp.get("simple", ())))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# scoping
+
+
+def _path_clause(ent: EntityDef, path: tuple[str, ...], value: Any) -> ColumnElement[bool]:
+    t = ent.table
+    if not path:
+        return t.c.id == value  # type: ignore[no-any-return]
+    head, rest = path[0], path[1:]
+    f = ent.fields[head]
+    assert f.column and f.target
+    if not rest:
+        return t.c[f.column] == value  # type: ignore[no-any-return]
+    target = ENTITY[f.target]
+    return t.c[f.column].in_(select(target.table.c.id).where(_path_clause(target, rest, value)))  # type: ignore[no-any-return]
+
+
+def _null_owner_clause(ent: EntityDef, path: tuple[str, ...]) -> ColumnElement[bool] | None:
+    if len(path) != 1:
+        return None
+    f = ent.fields[path[0]]
+    assert f.column
+    return ent.table.c[f.column].is_(None)  # type: ignore[no-any-return]
+
+
+def scope_clause(ent: EntityDef, p: Principal, write: bool = False) -> ColumnElement[bool] | None:
+    """Rows of ``ent`` the principal may see (``write``: may change). None = all rows."""
+    name = ent.name
+    if p.level == "platform":
+        return None
+    if name in policy.GLOBAL:
+        return None if not write else false()
+    clause: ColumnElement[bool] | None = None
+    if p.level == "brand":
+        if ent.brand_path is None:
+            return false()
+        clause = _path_clause(ent, ent.brand_path, p.brand_id)
+    elif p.level == "client":
+        if ent.company_path is not None:
+            clause = _path_clause(ent, ent.company_path, p.company_id)
+            if (ent.brand_path is not None and len(ent.brand_path) == 1 and name in policy.BRAND_OWNED
+                    and not write and name in policy.SHARED_WHEN_OWNER_NULL):
+                # rows owned by the brand and not assigned to any client (e.g. generic match lists)
+                cf = ent.fields["company"]
+                assert cf.column
+                clause = or_(clause, and_(ent.table.c[cf.column].is_(None),
+                                          _path_clause(ent, ent.brand_path, p.brand_id)))
+        elif ent.brand_path is not None:
+            if write:
+                return false()
+            clause = _path_clause(ent, ent.brand_path, p.brand_id)
+        else:
+            return false()
+    elif p.level == "user":
+        if ent.user_path is not None:
+            clause = _path_clause(ent, ent.user_path, p.user_id)
+        elif ent.company_path is not None:
+            if write:
+                return false()
+            clause = _path_clause(ent, ent.company_path, p.company_id)
+        else:
+            return false()
+    if clause is not None and not write and name in policy.SHARED_WHEN_OWNER_NULL and ent.brand_path:
+        nc = _null_owner_clause(ent, ent.brand_path)
+        if nc is not None:
+            clause = or_(clause, nc)
+    return clause
+
+
+def check_privilege(conn: Connection, p: Principal, res: Resource, op: str) -> None:
+    """Restricted administrators (spec 19) need an explicit privilege per resource."""
+    if not p.restricted or p.admin_id is None:
+        return
+    rel = ENTITY["AdministratorRelPublicEntity"].table
+    pe = ENTITY["PublicEntity"].table
+    row = conn.execute(
+        select(rel).join(pe, pe.c.id == rel.c.publicEntityId)
+        .where(rel.c.administratorId == p.admin_id, pe.c.iden == res.name)
+    ).first()
+    if row is None or not row._mapping[PRIV[op]]:
+        raise ApiError(403, f"Access denied: no {PRIV[op]} privilege on {res.name}")
+
+
+# ---------------------------------------------------------------------------------------------
+# values
+
+
+def to_json_value(f: FieldDef, v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, dt.time):
+        return v.strftime("%H:%M:%S")
+    return v
+
+
+_DT_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+
+
+def parse_scalar(f: FieldDef, path: str, v: Any) -> Any:
+    """Check and convert one input value; raise a 400 naming the field."""
+    if v is None:
+        return None
+    t = f.type
+    if t == "integer":
+        if isinstance(v, bool) or not isinstance(v, int):
+            if isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):
+                v = int(v)
+            else:
+                raise invalid(path, "This value should be of type integer.")
+        if f.minimum is not None and v < f.minimum:
+            raise invalid(path, f"This value should be greater than or equal to {int(f.minimum)}.")
+        if f.maximum is not None and v > f.maximum:
+            raise invalid(path, f"This value should be less than or equal to {int(f.maximum)}.")
+    elif t == "boolean":
+        if isinstance(v, bool):
+            pass
+        elif v in (0, 1, "0", "1", "true", "false"):
+            v = v in (1, "1", "true")
+        else:
+            raise invalid(path, "This value should be of type boolean.")
+    elif t == "number":
+        if isinstance(v, bool):
+            raise invalid(path, "This value should be of type number.")
+        try:
+            v = Decimal(str(v))
+        except InvalidOperation as e:
+            raise invalid(path, "This value should be of type number.") from e
+        if not v.is_finite():
+            raise invalid(path, "This value should be a finite number.")
+        if f.minimum is not None and v < Decimal(str(f.minimum)):
+            raise invalid(path, f"This value should be greater than or equal to {f.minimum}.")
+    elif t == "date-time":
+        v = _parse_dt(path, v)
+    elif t == "date":
+        v = _parse_dt(path, v).date() if not isinstance(v, dt.date) else v
+    elif t == "time":
+        if not isinstance(v, str) or not re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", v):
+            raise invalid(path, "This value is not a valid time (HH:MM:SS).")
+        parts = [int(x) for x in v.split(":")]
+        try:
+            v = dt.time(*parts)
+        except ValueError as e:
+            raise invalid(path, "This value is not a valid time (HH:MM:SS).") from e
+    else:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = str(v)
+        if not isinstance(v, str):
+            raise invalid(path, "This value should be of type string.")
+        if f.max_length is not None and len(v) > f.max_length:
+            raise invalid(path, f"This value is too long. It should have {f.max_length} characters or less.")
+    if f.enum is not None and str(v) not in f.enum and not (t == "integer" and str(v) in f.enum):
+        raise invalid(path, f"The value you selected is not a valid choice ({', '.join(f.enum)}).")
+    return v
+
+
+def _parse_dt(path: str, v: Any) -> dt.datetime:
+    if isinstance(v, dt.datetime):
+        return v
+    if isinstance(v, str):
+        s = v.strip()
+        if s.endswith("Z") or re.search(r"[+-]\d{2}:\d{2}$", s):
+            try:
+                d = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+                return d.astimezone(dt.UTC).replace(tzinfo=None)
+            except ValueError:
+                pass
+        for fmt in _DT_FORMATS:
+            try:
+                return dt.datetime.strptime(s, fmt)
+            except ValueError:
+                continue
+    raise invalid(path, "This value is not a valid datetime (YYYY-MM-DD HH:MM:SS).")
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+class Engine:
+    """Serves the CRUD operations of every resource of one level."""
+
+    def __init__(self, level: str) -> None:
+        self.level = level
+        self.resources = resources_for(level)
+        self.by_path = {r.path: r for r in self.resources.values() if r.ops}
+
+    # -- serialization
+    def row_to_dict(self, conn: Connection, res: Resource, row: Any, fields: Iterable[str], *,
+                    expand: bool = False) -> dict[str, Any]:
+        m = row._mapping
+        out: dict[str, Any] = {}
+        for name in fields:
+            f = res.fdef(name)
+            if f is None:
+                continue
+            if (res.name, name) in policy.PASSWORD_FIELDS:
+                out[name] = "*****" if m[f.column] else None
+            elif f.kind in ("scalar", "json"):
+                assert f.column
+                out[name] = to_json_value(f, m[f.column])
+            elif f.kind == "ref":
+                assert f.column and f.target
+                v = m[f.column]
+                if expand and v is not None:
+                    out[name] = self.embedded(conn, f.target, v)
+                else:
+                    out[name] = v
+            elif f.kind == "group":
+                out[name] = {k: to_json_value(mf, m[mf.column]) for k, mf in f.members.items() if mf.column}
+            elif f.kind == "m2m":
+                out[name] = self.m2m_ids(conn, res.name, name, m["id"])
+            elif f.kind == "computed":
+                fn = COMPUTED.get((res.name, name))
+                out[name] = fn(conn, row) if fn else None
+        out["id"] = m["id"]
+        # id first, like IvozProvider
+        return {"id": out.pop("id"), **out} if "id" in out else out
+
+    def embedded(self, conn: Connection, target: str, ident: int) -> Any:
+        tres = self.resources.get(target)
+        ent = ENTITY[target]
+        row = conn.execute(select(ent.table).where(ent.table.c.id == ident)).first()
+        if row is None:
+            return None
+        fields = tres.simple if tres and tres.simple else ()
+        if tres is None:
+            tres = Resource(self.level, ent, (), (), (), (), (), ())
+        return self.row_to_dict(conn, tres, row, fields)
+
+    def m2m_ids(self, conn: Connection, ent: str, fname: str, ident: int) -> list[int]:
+        mm = policy.M2M[(ent, fname)]
+        rel = ENTITY[mm.rel]
+        lcol, rcol = rel.fields[mm.local].column, rel.fields[mm.remote].column
+        assert lcol and rcol
+        rows = conn.execute(select(rel.table.c[rcol]).where(rel.table.c[lcol] == ident).order_by(rel.table.c.id))
+        return [r[0] for r in rows]
+
+    # -- queries
+    def base_select(self, res: Resource, p: Principal) -> Select[Any]:
+        q = select(res.table)
+        clause = scope_clause(res.ent, p)
+        if clause is not None:
+            q = q.where(clause)
+        return q
+
+    def fetch(self, conn: Connection, res: Resource, p: Principal, ident: Any, write: bool = False) -> Any:
+        try:
+            ident = int(ident)
+        except (TypeError, ValueError) as e:
+            raise not_found() from e
+        q = select(res.table).where(res.table.c.id == ident)
+        clause = scope_clause(res.ent, p, write=write)
+        if clause is not None:
+            q = q.where(clause)
+        row = conn.execute(q).first()
+        if row is None:
+            if write and conn.execute(self.base_select(res, p).where(res.table.c.id == ident)).first() is not None:
+                raise ApiError(403, "Access denied: this row is read-only at this level")
+            raise not_found()
+        return row
+
+    # -- writes
+    def parse_body(self, conn: Connection, res: Resource, p: Principal, body: Any, op: str
+                   ) -> tuple[dict[str, Any], dict[str, list[int]]]:
+        if not isinstance(body, dict):
+            raise ApiError(400, "The request body must be a JSON object.")
+        values: dict[str, Any] = {}
+        m2m: dict[str, list[int]] = {}
+        writable = set(res.write)
+        for name, raw in body.items():
+            if name not in writable:
+                continue  # read-only or unknown at this level: ignored, as IvozProvider does
+            f = res.fdef(name)
+            if f is None or f.kind == "computed":
+                continue
+            if f.kind == "scalar":
+                assert f.column
+                values[f.column] = parse_scalar(f, name, raw)
+                if (res.name, name) in policy.PASSWORD_FIELDS:
+                    if not raw:
+                        del values[f.column]  # empty password: keep the current one
+                    else:
+                        values[f.column] = hash_password(values[f.column])
+            elif f.kind == "json":
+                assert f.column
+                values[f.column] = raw
+            elif f.kind == "ref":
+                assert f.column and f.target
+                values[f.column] = self.check_ref(conn, p, f, name, raw)
+            elif f.kind == "group":
+                if raw is None:
+                    continue
+                if not isinstance(raw, dict):
+                    raise invalid(name, "This value should be an object.")
+                for k, v in raw.items():
+                    mf = f.members.get(k)
+                    if mf is None or not mf.column:
+                        continue
+                    values[mf.column] = parse_scalar(mf, f"{name}.{k}", v)
+            elif f.kind == "m2m":
+                if raw is None:
+                    raw = []
+                if not isinstance(raw, list):
+                    raise invalid(name, "This value should be a list of ids.")
+                assert f.target
+                ids = []
+                for i, v in enumerate(raw):
+                    ids.append(self.check_ref(conn, p, FieldDef(name, "ref", target=f.target), f"{name}[{i}]", v))
+                m2m[name] = ids
+        if op == "create":
+            for name in res.required:
+                f = res.fdef(name)
+                if f is None or name not in writable:
+                    continue
+                if f.kind == "group":
+                    for mf in f.members.values():
+                        if mf.column and mf.column not in values and mf.default is not None:
+                            values[mf.column] = mf.default
+                    continue
+                if f.kind in ("scalar", "ref") and f.column and values.get(f.column) is None:
+                    if f.kind == "scalar" and f.default is not None and f.column not in values:
+                        values[f.column] = parse_scalar(f, name, f.default)
+                    else:
+                        raise invalid(name, "This value should not be blank.")
+            # defaults for the rest
+            for name in res.write:
+                f = res.fdef(name)
+                if f is not None and f.kind == "scalar" and f.column and f.column not in values and f.default is not None:
+                    values[f.column] = parse_scalar(f, name, f.default)
+        else:
+            for name in res.required:
+                f = res.fdef(name)
+                if f is not None and f.kind in ("scalar", "ref") and f.column in values and values[f.column] is None:
+                    raise invalid(name, "This value should not be blank.")
+        return values, m2m
+
+    def check_ref(self, conn: Connection, p: Principal, f: FieldDef, path: str, raw: Any) -> int | None:
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, dict) and "id" in raw:
+            raw = raw["id"]
+        if isinstance(raw, str) and re.fullmatch(r".*/(\d+)", raw):  # IRI
+            raw = raw.rsplit("/", 1)[1]
+        try:
+            ident = int(raw)
+        except (TypeError, ValueError) as e:
+            raise invalid(path, "This value should be the id of an existing item.") from e
+        assert f.target
+        target = ENTITY[f.target]
+        q = select(target.table.c.id).where(target.table.c.id == ident)
+        clause = scope_clause(target, p)
+        if clause is not None:
+            q = q.where(clause)
+        if conn.execute(q).first() is None:
+            raise invalid(path, f"{f.target} #{ident} does not exist or is not accessible.")
+        return ident
+
+    def set_owner(self, res: Resource, p: Principal, values: dict[str, Any]) -> None:
+        fields = res.ent.fields
+        if p.level != "platform" and "brand" in fields and fields["brand"].kind == "ref":
+            values["brandId"] = p.brand_id
+        if p.level in ("client", "user") and "company" in fields and fields["company"].kind == "ref" \
+                and res.name not in policy.COMPANY_NOT_OWNER:
+            values["companyId"] = p.company_id
+        if p.level == "user" and "user" in fields and fields["user"].kind == "ref" and res.ent.user_path == ("user",):
+            values["userId"] = p.user_id
+
+    def create(self, conn: Connection, res: Resource, p: Principal, body: Any) -> Any:
+        values, m2m = self.parse_body(conn, res, p, body, "create")
+        self.set_owner(res, p, values)
+        ctx = WriteContext(res, conn, p, "create", None, values, m2m)
+        if res.name in DEFAULTS:
+            DEFAULTS[res.name](ctx)
+        self.run_validators(ctx)
+        ident = conn.execute(res.table.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
+        self.write_m2m(conn, res, ident, m2m)
+        for hook in AFTER_CREATE.get(res.name, []):
+            hook(conn, ident)
+        # the new row must be visible to its creator (it is in the principal's scope)
+        row = conn.execute(select(res.table).where(res.table.c.id == ident)).first()
+        bump_version(conn)
+        return row
+
+    def update(self, conn: Connection, res: Resource, p: Principal, ident: Any, body: Any) -> Any:
+        row = self.fetch(conn, res, p, ident, write=True)
+        values, m2m = self.parse_body(conn, res, p, body, "update")
+        old = dict(row._mapping)
+        new = {**old, **values}
+        self.set_owner_unchanged(old, new)
+        ctx = WriteContext(res, conn, p, "update", old, new, m2m)
+        self.run_validators(ctx)
+        changed = {k: v for k, v in new.items() if k != "id" and old.get(k) != v}
+        if changed:
+            conn.execute(update(res.table).where(res.table.c.id == row.id).values(**changed))
+        self.write_m2m(conn, res, row.id, m2m)
+        bump_version(conn)
+        return conn.execute(select(res.table).where(res.table.c.id == row.id)).first()
+
+    @staticmethod
+    def set_owner_unchanged(old: dict[str, Any], new: dict[str, Any]) -> None:
+        for col in ("brandId", "companyId"):
+            if col in old:
+                new[col] = old[col] if new.get(col) is None else new[col]
+
+    def delete(self, conn: Connection, res: Resource, p: Principal, ident: Any) -> None:
+        row = self.fetch(conn, res, p, ident, write=True)
+        for guard in DELETE_GUARDS.get(res.name, []):
+            guard(conn, row)
+        conn.execute(res.table.delete().where(res.table.c.id == row.id))
+        bump_version(conn)
+
+    def run_validators(self, ctx: WriteContext) -> None:
+        for u in policy.UNIQUE.get(ctx.resource.name, []):
+            check_unique(ctx, u)
+        for fn in VALIDATORS.get(ctx.resource.name, []):
+            fn(ctx)
+
+    def write_m2m(self, conn: Connection, res: Resource, ident: int, m2m: dict[str, list[int]]) -> None:
+        for fname, ids in m2m.items():
+            mm = policy.M2M[(res.name, fname)]
+            rel = ENTITY[mm.rel]
+            lcol, rcol = rel.fields[mm.local].column, rel.fields[mm.remote].column
+            assert lcol and rcol
+            current = self.m2m_ids(conn, res.name, fname, ident)
+            if current == ids:
+                continue
+            conn.execute(rel.table.delete().where(rel.table.c[lcol] == ident))
+            seen: set[int] = set()
+            for i in ids:
+                if i in seen:
+                    continue
+                seen.add(i)
+                conn.execute(rel.table.insert().values({lcol: ident, rcol: i}))
+
+
+def check_unique(ctx: WriteContext, u: policy.Unique) -> None:
+    ent = ctx.resource.ent
+    t = ent.table
+    conds = []
+    for fname in u.fields:
+        f = ent.fields[fname]
+        assert f.column
+        v = ctx.new.get(f.column)
+        if v is None:
+            return
+        conds.append(t.c[f.column] == v)
+    q = select(t.c.id).where(*conds)
+    for scope in u.scope:
+        if scope == "brand" and ent.brand_path is not None and "brand" not in ent.fields:
+            brand_id = owner_brand(ctx.conn, ent, ctx.new)
+            q = q.where(_path_clause(ent, ent.brand_path, brand_id))
+        else:
+            f = ent.fields[scope]
+            assert f.column
+            q = q.where(t.c[f.column] == ctx.new.get(f.column)) if ctx.new.get(f.column) is not None \
+                else q.where(t.c[f.column].is_(None))
+    if ctx.old is not None:
+        q = q.where(t.c.id != ctx.old["id"])
+    if ctx.conn.execute(q.limit(1)).first() is not None:
+        raise invalid(u.fields[0], u.message)
+
+
+def owner_brand(conn: Connection, ent: EntityDef, values: dict[str, Any]) -> Any:
+    """The brand a (new) row belongs to, following its ownership path."""
+    path = ent.brand_path
+    if path is None:
+        return None
+    cur_ent, cur_vals = ent, values
+    for i, hop in enumerate(path):
+        f = cur_ent.fields[hop]
+        assert f.column and f.target
+        v = cur_vals.get(f.column)
+        if v is None or i == len(path) - 1:
+            return v
+        cur_ent = ENTITY[f.target]
+        row = conn.execute(select(cur_ent.table).where(cur_ent.table.c.id == v)).first()
+        if row is None:
+            return None
+        cur_vals = dict(row._mapping)
+    return None
+
+
+def bump_version(conn: Connection) -> None:
+    """Configuration changed: caches elsewhere reload on the next call (ARCHITECTURE §3)."""
+    res = conn.execute(update(config_version).where(config_version.c.id == 1)
+                       .values(version=config_version.c.version + 1))
+    if res.rowcount == 0:
+        conn.execute(config_version.insert().values(id=1, version=1))
+
+
+__all__ = ["Engine", "Resource", "WriteContext", "and_", "func", "true"]

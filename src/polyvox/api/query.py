@@ -1,0 +1,178 @@
+"""Collection query conventions of the IvozProvider API.
+
+``_page``, ``_itemsPerPage``, ``_pagination``, ``_order[field]``, ``_properties[]``,
+``field``, ``field[]``, ``field[exact|start|partial|end|neq|gt|gte|lt|lte|between|
+after|before|strictly_after|strictly_before|exists]`` and ``exists[field]``; nested
+value-object fields as ``group.member`` (``invoice.country``, ``name.en``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_
+
+from polyvox.api.engine import DEFAULT_PER_PAGE, MAX_PER_PAGE, Resource, parse_scalar
+from polyvox.api.errors import ApiError, invalid
+from polyvox.db.model import FieldDef
+
+KEY = re.compile(r"^([A-Za-z0-9_.]+)(?:\[([a-z_]*)\])?$")
+STRING_OPS = {"exact", "start", "partial", "end", "neq", "exists"}
+NUMBER_OPS = {"exact", "neq", "gt", "gte", "lt", "lte", "between", "exists"}
+DATE_OPS = {"exact", "neq", "after", "before", "strictly_after", "strictly_before", "exists"}
+
+
+@dataclass
+class Query:
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    paginate: bool = True
+    order: list[tuple[str, str]] = field(default_factory=list)
+    properties: list[str] = field(default_factory=list)
+    where: list[ColumnElement[bool]] = field(default_factory=list)
+
+
+def _column(res: Resource, name: str) -> tuple[FieldDef, Any]:
+    if name == "id":
+        return FieldDef("id", "scalar", type="integer", column="id"), res.table.c.id
+    if "." in name:
+        group, member = name.split(".", 1)
+        g = res.fdef(group)
+        if g is not None and g.kind == "group" and member in g.members:
+            mf = g.members[member]
+            return mf, res.table.c[mf.column]
+        raise invalid(name, "Unknown filter field.")
+    f = res.fdef(name)
+    if f is None or f.kind not in ("scalar", "ref"):
+        raise invalid(name, "Unknown filter field.")
+    assert f.column
+    if f.kind == "ref":
+        return FieldDef(name, "scalar", type="integer", column=f.column), res.table.c[f.column]
+    return f, res.table.c[f.column]
+
+
+def _bool(name: str, v: str) -> bool:
+    if v.lower() in ("1", "true"):
+        return True
+    if v.lower() in ("0", "false"):
+        return False
+    raise invalid(name, "Expected true or false.")
+
+
+def parse(res: Resource, items: list[tuple[str, str]]) -> Query:
+    q = Query()
+    multi: dict[str, list[str]] = {}
+    for key, value in items:
+        if key == "_page":
+            q.page = _int(key, value, 1)
+        elif key == "_itemsPerPage":
+            q.per_page = min(_int(key, value, 1), MAX_PER_PAGE)
+        elif key == "_pagination":
+            q.paginate = _bool(key, value)
+        elif key in ("_properties[]", "_properties"):
+            q.properties.append(value)
+        elif key.startswith("_order[") and key.endswith("]"):
+            fname = key[len("_order["):-1]
+            direction = value.upper()
+            if direction not in ("ASC", "DESC"):
+                raise invalid(key, "Order must be ASC or DESC.")
+            _column(res, fname)
+            q.order.append((fname, direction))
+        elif key.startswith("_"):
+            continue  # other portal parameters (_timezone, _includeId...) do not filter
+        elif key.startswith("exists[") and key.endswith("]"):
+            fname = key[len("exists["):-1]
+            _, col = _column(res, fname)
+            q.where.append(col.is_not(None) if _bool(key, value) else col.is_(None))
+        elif key.endswith("[]"):
+            multi.setdefault(key[:-2], []).append(value)
+        else:
+            m = KEY.match(key)
+            if not m:
+                raise invalid(key, "Unknown filter.")
+            fname, op = m.group(1), m.group(2) or "exact"
+            f, col = _column(res, fname)
+            q.where.append(_condition(key, f, col, op, value))
+    for fname, values in multi.items():
+        f, col = _column(res, fname)
+        q.where.append(col.in_([parse_scalar(f, fname, _coerce(f, v)) for v in values]))
+    return q
+
+
+def _int(key: str, value: str, minimum: int) -> int:
+    try:
+        v = int(value)
+    except ValueError as e:
+        raise invalid(key, "Expected an integer.") from e
+    if v < minimum:
+        raise invalid(key, f"Must be at least {minimum}.")
+    return v
+
+
+def _coerce(f: FieldDef, v: str) -> Any:
+    if f.type == "boolean":
+        return v.lower() in ("1", "true")
+    return v
+
+
+def _condition(key: str, f: FieldDef, col: Any, op: str, value: str) -> ColumnElement[bool]:
+    t = f.type
+    allowed = DATE_OPS if t in ("date-time", "date", "time") else NUMBER_OPS if t in ("integer", "number") else \
+        {"exact", "neq", "exists"} if t == "boolean" else STRING_OPS
+    if op not in allowed:
+        raise invalid(key, f"Unsupported filter operator '{op}' for this field.")
+    if op == "exists":
+        return col.is_not(None) if _bool(key, value) else col.is_(None)  # type: ignore[no-any-return]
+    if op == "between":
+        parts = value.split("..")
+        if len(parts) != 2:
+            raise invalid(key, "between expects 'low..high'.")
+        lo, hi = (parse_scalar(f, key, p) for p in parts)
+        return and_(col >= lo, col <= hi)
+    if t in ("date-time", "date") and op in ("exact", "after", "before", "strictly_after", "strictly_before") \
+            and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) and t == "date-time" and op == "exact":
+        # partial date: the whole day
+        lo = parse_scalar(f, key, value)
+        import datetime as dt
+        return and_(col >= lo, col < lo + dt.timedelta(days=1))
+    v = parse_scalar(f, key, _coerce(f, value)) if t != "string" or op in ("exact", "neq") else value
+    if t == "string" and f.max_length is None and op in ("exact", "neq"):
+        v = value
+    if op == "exact":
+        return col == v  # type: ignore[no-any-return]
+    if op == "neq":
+        return or_(col != v, col.is_(None))
+    if op == "start":
+        return col.like(_escape(value) + "%", escape="\\")  # type: ignore[no-any-return]
+    if op == "end":
+        return col.like("%" + _escape(value), escape="\\")  # type: ignore[no-any-return]
+    if op == "partial":
+        return func.lower(col).like("%" + _escape(value.lower()) + "%", escape="\\")  # type: ignore[no-any-return]
+    ops = {"gt": col > v, "gte": col >= v, "lt": col < v, "lte": col <= v, "after": col >= v, "before": col <= v,
+           "strictly_after": col > v, "strictly_before": col < v}
+    return ops[op]  # type: ignore[no-any-return]
+
+
+def _escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def apply(res: Resource, q: Query, sel: Select[Any]) -> Select[Any]:
+    for w in q.where:
+        sel = sel.where(w)
+    for fname, direction in q.order:
+        _, col = _column(res, fname)
+        sel = sel.order_by(col.desc() if direction == "DESC" else col.asc())
+    sel = sel.order_by(res.table.c.id.asc())
+    return sel
+
+
+def check_properties(res: Resource, props: list[str], fields: tuple[str, ...]) -> tuple[str, ...]:
+    if not props:
+        return fields
+    unknown = [p for p in props if p != "id" and res.fdef(p) is None]
+    if unknown:
+        raise ApiError(400, f"Unknown property: {unknown[0]}", field="_properties")
+    return tuple(p for p in props if p != "id")

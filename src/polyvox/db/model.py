@@ -1,0 +1,253 @@
+"""The relational model, built from the resource declarations.
+
+Every resource of the API contract is one table named after its API path
+(``companies``, ``hunt_group_members``...). Columns keep IvozProvider's camelCase
+names: scalar fields by their API name, relations as ``<field>Id`` (integer foreign
+key), embedded value objects flattened as ``<group><Member>`` (``invoicingNif``,
+``nameEn``). Many-to-many list fields live in their relation tables. The same model
+runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    Time,
+)
+
+from polyvox.api import policy
+from polyvox.api.contract_decl import ENTITIES
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+MONEY = Numeric(20, 4)
+
+
+def cap(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+@dataclass
+class FieldDef:
+    """One API field of an entity and how it is stored."""
+
+    name: str
+    kind: str  # scalar | ref | group | m2m | computed | json
+    type: str = "string"  # string | integer | boolean | number | date-time | date | time
+    max_length: int | None = None
+    enum: tuple[str, ...] | None = None
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    target: str | None = None  # ref / m2m target entity
+    members: dict[str, FieldDef] = field(default_factory=dict)  # group members
+    column: str | None = None  # storage column (scalar, ref)
+
+    def python_default(self) -> Any:
+        return self.default
+
+
+@dataclass
+class EntityDef:
+    name: str
+    path: str
+    table: Table
+    fields: dict[str, FieldDef]
+    brand_path: tuple[str, ...] | None = None  # ref hops leading to the owning brand id
+    company_path: tuple[str, ...] | None = None
+    user_path: tuple[str, ...] | None = None
+
+
+ENTITY: dict[str, EntityDef] = {}
+
+
+def _scalar_def(name: str, spec: dict[str, Any]) -> FieldDef:
+    typ = spec.get("format") if spec.get("format") in ("date-time", "date", "time") else spec.get("type", "string")
+    if typ == "number" or spec.get("format") == "float":
+        typ = "number"
+    enum = tuple(str(v) for v in spec["enum"]) if "enum" in spec else None
+    return FieldDef(
+        name=name, kind="scalar", type=typ or "string", max_length=spec.get("maxLength"), enum=enum,
+        default=spec.get("default"), minimum=spec.get("minimum"), maximum=spec.get("maximum"),
+    )
+
+
+def _sql_type(f: FieldDef) -> Any:
+    if f.type == "integer":
+        return Integer()
+    if f.type == "boolean":
+        return Boolean()
+    if f.type == "number":
+        return MONEY
+    if f.type == "date-time":
+        return DateTime()
+    if f.type == "date":
+        return Date()
+    if f.type == "time":
+        return Time()
+    if f.max_length and f.max_length <= 4000:
+        return String(f.max_length)
+    return Text()
+
+
+def _table_name(path: str) -> str:
+    return path
+
+
+def build() -> None:
+    if ENTITY:
+        return
+    decls: dict[str, dict[str, Any]] = {name: dict(d) for name, d in ENTITIES.items()}
+    # relation entities needed internally
+    for name, refs in policy.EXTRA_ENTITIES.items():
+        snake = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+        decls[name] = {"path": "rel_" + snake, "fields": {f: {"kind": "ref", "target": t} for f, t in refs.items()}}
+    # owner columns set from the token
+    for name in policy.CLIENT_OWNED:
+        decls[name]["fields"] = {**decls[name]["fields"]}
+        decls[name]["fields"].setdefault("company", {"kind": "ref", "target": "Company"})
+    for name in policy.BRAND_OWNED:
+        decls[name]["fields"] = {**decls[name]["fields"]}
+        decls[name]["fields"].setdefault("brand", {"kind": "ref", "target": "Brand"})
+    for name, extra in policy.EXTRA_COLUMNS.items():
+        for fname, (typ, _length) in extra.items():
+            if typ.startswith("ref:"):
+                decls[name]["fields"].setdefault(fname, {"kind": "ref", "target": typ[4:]})
+
+    for name, decl in sorted(decls.items()):
+        cols: list[Any] = [Column("id", Integer, primary_key=True, autoincrement=True)]
+        fdefs: dict[str, FieldDef] = {}
+        for fname, spec in sorted(decl["fields"].items()):
+            kind = spec.get("kind", "scalar")
+            if (name, fname) in policy.COMPUTED or kind == "virtual":
+                fdefs[fname] = FieldDef(fname, "computed")
+                continue
+            if kind == "array":
+                m2m = policy.M2M.get((name, fname))
+                if m2m:
+                    fdefs[fname] = FieldDef(fname, "m2m", target=m2m.target)
+                else:
+                    fdefs[fname] = FieldDef(fname, "json", column=fname)
+                    cols.append(Column(fname, JSON))
+                continue
+            if kind == "ref":
+                target = spec["target"]
+                ttable = _table_name(decls[target]["path"])
+                # owners and parents cascade; any other reference is cleared when its target goes
+                ondelete = "CASCADE" if spec.get("required") or fname in ("company", "brand") else "SET NULL"
+                col = fname + "Id"
+                cols.append(Column(col, Integer, ForeignKey(f"{ttable}.id", ondelete=ondelete), nullable=True))
+                cols.append(Index(None, col))
+                fdefs[fname] = FieldDef(fname, "ref", type="integer", target=target, column=col)
+                continue
+            if kind == "group":
+                g = FieldDef(fname, "group")
+                for mname, mspec in sorted(spec.get("members", {}).items()):
+                    m = _scalar_def(mname, mspec)
+                    m.column = fname + cap(mname)
+                    cols.append(Column(m.column, _sql_type(m), nullable=True))
+                    g.members[mname] = m
+                fdefs[fname] = g
+                continue
+            f = _scalar_def(fname, spec)
+            f.column = fname
+            cols.append(Column(fname, _sql_type(f), nullable=True))
+            fdefs[fname] = f
+        table = Table(_table_name(decl["path"]), metadata, *cols)
+        ENTITY[name] = EntityDef(name, decl["path"], table, fdefs)
+
+    # ownership paths: breadth-first along relations
+    for ent in ENTITY.values():
+        ent.company_path = _owner_path(ent.name, "Company")
+        direct_brand = "brand" in ent.fields and ent.fields["brand"].kind == "ref"
+        if ent.company_path is not None and ent.company_path != () and not direct_brand:
+            # rows below a client belong to that client's brand
+            ent.brand_path = (*ent.company_path, "brand")
+        else:
+            ent.brand_path = _owner_path(ent.name, "Brand")
+        ent.user_path = _owner_path(ent.name, "User", max_depth=2)
+
+
+_PREFERRED = ("company", "brand", "user")
+
+
+def _owner_path(name: str, owner: str, max_depth: int = 4) -> tuple[str, ...] | None:
+    if name == owner:
+        return ()
+    frontier: list[tuple[str, tuple[str, ...]]] = [(name, ())]
+    seen = {name}
+    for _ in range(max_depth):
+        nxt: list[tuple[str, tuple[str, ...]]] = []
+        for ent, path in frontier:
+            refs = [f for f in ENTITY[ent].fields.values() if f.kind == "ref"]
+            refs.sort(key=lambda f: (f.name not in _PREFERRED, f.name))
+            if ent in policy.COMPANY_NOT_OWNER:
+                refs = [f for f in refs if f.name != "company"]
+            for f in refs:
+                if f.target == owner and (owner != "Brand" or f.name == "brand") and (
+                    owner != "Company" or f.name == "company"
+                ) and (owner != "User" or f.name == "user"):
+                    return (*path, f.name)
+            for f in refs:
+                # follow only ownership-like relations (the parent of a child row)
+                assert f.target is not None
+                if f.target in seen or f.target in policy.GLOBAL or f.target in (
+                    "Country", "Language", "Timezone", "Currency"
+                ):
+                    continue
+                if f.name in ("company", "brand") or _is_parent(ent, f):
+                    seen.add(f.target)
+                    nxt.append((f.target, (*path, f.name)))
+        frontier = nxt
+    return None
+
+
+def _is_parent(ent: str, f: FieldDef) -> bool:
+    """A relation that names the row's parent (a child table's owner)."""
+    spec = ENTITIES.get(ent, {}).get("fields", {}).get(f.name, {})
+    if ent in policy.EXTRA_ENTITIES:
+        return True
+    return bool(spec.get("required"))
+
+
+build()
+
+# JWT refresh tokens (one row per issued refresh token).
+refresh_tokens = Table(
+    "refresh_tokens", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("refreshToken", String(128), nullable=False, unique=True),
+    Column("username", String(255), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("valid", DateTime, nullable=False),
+)
+
+# Configuration version: bumped in the same transaction as any configuration change, so
+# that caches in proxies and application servers know when to reload (ARCHITECTURE §3).
+config_version = Table(
+    "config_version", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False, default=0),
+)

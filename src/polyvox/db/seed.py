@@ -1,0 +1,95 @@
+"""Reference data and demo data loaded on first start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
+
+from polyvox.api.auth import hash_password
+from polyvox.api.contract_decl import EXPOSURE
+from polyvox.db.model import ENTITY
+
+
+def columns(entity: str, data: dict[str, Any]) -> dict[str, Any]:
+    """API-shaped values (nested groups, relation ids) to the entity's columns."""
+    ent = ENTITY[entity]
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        f = ent.fields.get(name)
+        if f is None:
+            if name.endswith("Id") and name[:-2] in ent.fields:
+                f = ent.fields[name[:-2]]
+            else:
+                raise KeyError(f"{entity} has no field {name}")
+        if f.kind == "group":
+            for k, v in (value or {}).items():
+                out[f.members[k].column] = v  # type: ignore[index]
+        elif f.kind in ("scalar", "ref", "json"):
+            out[f.column] = value  # type: ignore[index]
+    return out
+
+
+def insert(conn: Connection, entity: str, **data: Any) -> int:
+    t = ENTITY[entity].table
+    return int(conn.execute(t.insert().values(**columns(entity, data))).inserted_primary_key[0])  # type: ignore[index]
+
+
+def find(conn: Connection, entity: str, **where: Any) -> int | None:
+    t = ENTITY[entity].table
+    cols = columns(entity, where)
+    q = select(t.c.id).where(*[t.c[k] == v for k, v in cols.items()])
+    return conn.execute(q.limit(1)).scalar()
+
+
+def create_admin(conn: Connection, username: str, password: str, *, brand_id: int | None = None,
+                 company_id: int | None = None, email: str | None = None, name: str = "", lastname: str = "",
+                 restricted: bool = False) -> int:
+    if find(conn, "Administrator", username=username) is not None:
+        raise SystemExit(f"administrator {username} already exists")
+    tz = find(conn, "Timezone", tz="Europe/Madrid")
+    values = {"username": username, "pass": hash_password(password), "email": email or f"{username}@example.com",
+              "active": True, "restricted": restricted, "name": name or username, "lastname": lastname,
+              "brandId": brand_id, "companyId": company_id, "timezoneId": tz, "canImpersonate": True}
+    t = ENTITY["Administrator"].table
+    return int(conn.execute(t.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def reset_password(conn: Connection, username: str, password: str) -> bool:
+    t = ENTITY["Administrator"].table
+    res = conn.execute(update(t).where(t.c.username == username).values(**{"pass": hash_password(password)}))
+    return bool(res.rowcount)
+
+
+def is_empty(conn: Connection) -> bool:
+    t = ENTITY["Country"].table
+    return (conn.execute(select(func.count()).select_from(t)).scalar() or 0) == 0
+
+
+def load_public_entities(conn: Connection) -> None:
+    """One PublicEntity per resource, for restricted administrators' privileges (spec 19)."""
+    for name in sorted(ENTITY):
+        levels = {lvl: bool(EXPOSURE[lvl].get(name, {}).get("ops")) for lvl in ("platform", "brand", "client")}
+        if not any(levels.values()):
+            continue
+        if find(conn, "PublicEntity", iden=name) is None:
+            insert(conn, "PublicEntity", iden=name, fqdn=f"Polyvox\\{name}", platform=levels["platform"],
+                   brand=levels["brand"], client=levels["client"],
+                   name={"en": name, "es": name, "ca": name, "it": name, "eu": name})
+
+
+def first_start(conn: Connection, demo: bool = True, host: str = "127.0.0.1") -> dict[str, Any]:
+    """Load reference data (and demo data) when the database is new. Idempotent."""
+    from polyvox.db import demo as demo_data
+    from polyvox.db import reference
+
+    info: dict[str, Any] = {}
+    if is_empty(conn):
+        reference.load(conn)
+        load_public_entities(conn)
+        if demo:
+            info["demo"] = demo_data.load(conn, host=host)
+    elif demo and find(conn, "Brand", name="DemoBrand") is not None:
+        info["demo"] = demo_data.credentials(host)
+    return info

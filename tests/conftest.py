@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from polyvox.db.engine import make_engine, upgrade
 
@@ -29,7 +29,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'template.sqlite3'}"
     upgrade(url)
@@ -49,11 +49,11 @@ def db(template_db: str, tmp_path: Path) -> Iterator[Engine]:
     """A fresh copy of the template database for one test."""
     if backend() == "postgresql":
         name = f"polyvox_t_{uuid.uuid4().hex[:10]}"
-        tmpl = template_db.rsplit("/", 1)[1]
+        tmpl = make_url(template_db).database
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{tmpl}"'))
-        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
         eng = make_engine(url)
         yield eng
         eng.dispose()

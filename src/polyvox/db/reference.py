@@ -14,7 +14,7 @@ def _bulk(conn: Connection, entity: str, rows: list[dict[str, object]]) -> None:
     if rows:
         from polyvox.db.seed import columns
 
-        conn.execute(ENTITY[entity].table.insert(), [columns(entity, r) for r in rows])
+        conn.execute(ENTITY[entity].table.insert(), [columns(entity, r, fit=True) for r in rows])
 
 
 def load(conn: Connection) -> None:

@@ -12,8 +12,18 @@ from polyvox.api.contract_decl import EXPOSURE
 from polyvox.db.model import ENTITY
 
 
-def columns(entity: str, data: dict[str, Any]) -> dict[str, Any]:
-    """API-shaped values (nested groups, relation ids) to the entity's columns."""
+def _fit(f: Any, value: Any, fit: bool) -> Any:
+    if fit and isinstance(value, str) and f.max_length and len(value) > f.max_length:
+        return value[: f.max_length - 1] + "…"
+    return value
+
+
+def columns(entity: str, data: dict[str, Any], fit: bool = False) -> dict[str, Any]:
+    """API-shaped values (nested groups, relation ids) to the entity's columns.
+
+    ``fit``: shorten reference-data strings longer than the contract's column length
+    (a few CLDR timezone labels and currency names exceed IvozProvider's lengths).
+    """
     ent = ENTITY[entity]
     out: dict[str, Any] = {}
     for name, value in data.items():
@@ -25,9 +35,9 @@ def columns(entity: str, data: dict[str, Any]) -> dict[str, Any]:
                 raise KeyError(f"{entity} has no field {name}")
         if f.kind == "group":
             for k, v in (value or {}).items():
-                out[f.members[k].column] = v  # type: ignore[index]
+                out[f.members[k].column] = _fit(f.members[k], v, fit)  # type: ignore[index]
         elif f.kind in ("scalar", "ref", "json"):
-            out[f.column] = value  # type: ignore[index]
+            out[f.column] = _fit(f, value, fit)  # type: ignore[index]
     return out
 
 

@@ -94,6 +94,16 @@ def main() -> int:
                     rl["write"] = body_schema(op) or rl["write"]
                     rl.setdefault("write_response", schema)
 
+    # DELETE operations carry no schema: attach them through the path's resource
+    for lvl, doc in docs.items():
+        by_root = {root: ent for ent, root in resources.items()}
+        for path, item in doc["paths"].items():
+            m_item = ITEM_RE.match(path)
+            if m_item and "delete" in item and m_item.group(1) in by_root:
+                ent = by_root[m_item.group(1)]
+                rl = levels[lvl].setdefault(ent, {"ops": set(), "collection": None, "item": None, "write": None})
+                rl["ops"].add("delete")
+
     def props(lvl: str, defname: str | None) -> dict:
         if not defname:
             return {}

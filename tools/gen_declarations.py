@@ -78,7 +78,7 @@ def main() -> int:
                 if not schema or schema.startswith("?"):
                     continue
                 ent = base(schema)
-                if ent not in docs[lvl]["definitions"] and ent + "-detailed" not in docs[lvl]["definitions"]:
+                if not any(ent + sfx in docs[lvl]["definitions"] for sfx in ("", "-detailed", "-collection")):
                     continue
                 if ent.endswith("Range") or ent.endswith("MassImport"):
                     continue
@@ -118,7 +118,7 @@ def main() -> int:
     entities: dict[str, dict] = {}
     for ent in sorted(resources):
         fields: dict[str, dict] = {}
-        for lvl, doc in docs.items():
+        for doc in docs.values():
             for defname, df in doc["definitions"].items():
                 if base(defname) != ent or "_" in defname:
                     continue

@@ -53,7 +53,7 @@ VALIDATORS: dict[str, list[Validator]] = {}
 DELETE_GUARDS: dict[str, list[Callable[[Connection, Any], None]]] = {}
 COMPUTED: dict[tuple[str, str], Computer] = {}
 DEFAULTS: dict[str, Callable[[WriteContext], None]] = {}
-AFTER_CREATE: dict[str, list[Callable[[Connection, int], None]]] = {}
+AFTER_WRITE: dict[str, list[Callable[[Connection, int, str], None]]] = {}
 
 
 def validator(*entities: str) -> Callable[[Validator], Validator]:
@@ -485,8 +485,8 @@ class Engine:
         self.run_validators(ctx)
         ident = conn.execute(res.table.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
         self.write_m2m(conn, res, ident, m2m)
-        for hook in AFTER_CREATE.get(res.name, []):
-            hook(conn, ident)
+        for hook in AFTER_WRITE.get(res.name, []):
+            hook(conn, ident, "create")
         # the new row must be visible to its creator (it is in the principal's scope)
         row = conn.execute(select(res.table).where(res.table.c.id == ident)).first()
         bump_version(conn)
@@ -504,6 +504,8 @@ class Engine:
         if changed:
             conn.execute(update(res.table).where(res.table.c.id == row.id).values(**changed))
         self.write_m2m(conn, res, row.id, m2m)
+        for hook in AFTER_WRITE.get(res.name, []):
+            hook(conn, row.id, "update")
         bump_version(conn)
         return conn.execute(select(res.table).where(res.table.c.id == row.id)).first()
 

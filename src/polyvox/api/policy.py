@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 CLIENT_OWNED = {
     "Calendar", "CallAcl", "CallForwardSetting", "ConditionalRoute", "ConferenceRoom", "Contact",
     "ExternalCallFilter", "HuntGroup", "Ivr", "Locution", "MatchList", "MusicOnHold", "PickUpGroup",
-    "Queue", "Recording", "RouteLock", "Schedule", "UsersCdr", "CompanyService", "BalanceMovement",
+    "Queue", "Recording", "RouteLock", "Schedule", "UsersCdr", "Domain", "CompanyService", "BalanceMovement",
     "BalanceNotification", "CallCsvScheduler", "Webhook", "Location", "OutgoingDdiRule",
 }
 # Entities whose rows belong to a brand although the contract's brand level does not
@@ -28,10 +28,12 @@ BRAND_OWNED = {
     "MatchList", "MusicOnHold", "SpecialNumber", "BannedAddress", "Contact", "BillableCall",
     "BalanceNotification", "CallCsvScheduler", "CallCsvReport", "Webhook", "Invoice", "Ddi",
     "InvoiceScheduler", "Administrator", "WebPortal", "ProxyTrunksRelBrand", "FeaturesRelBrand",
-    "BrandService", "Recording", "UsersCdr", "RatingProfile", "CarrierServer",
+    "BrandService", "Recording", "UsersCdr", "RatingProfile", "CarrierServer", "Domain",
 }
 # Entities whose ``company`` field is a criterion (e.g. "applies to client X"), not the owner.
 COMPANY_NOT_OWNER = {"OutgoingRouting"}
+# Entities whose ``company`` is an owner but optional: rows without one belong to the brand
+# (a brand's own SIP domain, generic match lists, brand music on hold...).
 # Rows with a NULL owner are platform-wide and visible (read-only) to lower levels.
 SHARED_WHEN_OWNER_NULL = {
     "TransformationRuleSet", "NotificationTemplate", "InvoiceTemplate", "MatchList", "MusicOnHold",
@@ -41,7 +43,7 @@ SHARED_WHEN_OWNER_NULL = {
 GLOBAL = {
     "Country", "Currency", "Language", "Timezone", "Feature", "Service", "Codec", "PublicEntity",
     "TerminalManufacturer", "TerminalModel", "ApplicationServer", "ApplicationServerSet",
-    "MediaRelaySet", "Rtpengine", "ProxyUser", "ProxyTrunk", "Domain",
+    "MediaRelaySet", "Rtpengine", "ProxyUser", "ProxyTrunk",
 }
 
 # Fields computed at read time (never stored).

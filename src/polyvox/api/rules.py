@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from polyvox.api.engine import AFTER_CREATE, DELETE_GUARDS, WriteContext, validator
+from polyvox.api.engine import AFTER_WRITE, DELETE_GUARDS, WriteContext, validator
 from polyvox.api.errors import ApiError, invalid
 from polyvox.db.model import ENTITY
 
@@ -258,10 +258,42 @@ def brand_proxy_trunks(ctx: WriteContext) -> None:
         _proxy_trunk_in_use(ctx.conn, removed, ctx.old["id"])
 
 
-def _brand_created(conn: Connection, brand_id: int) -> None:
+def _brand_written(conn: Connection, brand_id: int, op: str) -> None:
     from polyvox.db.reference import load_brand_routing
 
-    load_brand_routing(conn, brand_id)
+    if op == "create":
+        load_brand_routing(conn, brand_id)
+    b = _t("Brand")
+    sync_domain(conn, conn.execute(select(b.c.domainUsers).where(b.c.id == brand_id)).scalar(), brand_id, None,
+                "Brand")
 
 
-AFTER_CREATE.setdefault("Brand", []).append(_brand_created)
+def _company_written(conn: Connection, company_id: int, _op: str) -> None:
+    c = _t("Company")
+    row = conn.execute(select(c.c.domainUsers, c.c.brandId).where(c.c.id == company_id)).first()
+    if row is not None:
+        sync_domain(conn, row.domainUsers, row.brandId, company_id, "Company")
+
+
+def sync_domain(conn: Connection, domain: str | None, brand_id: int | None, company_id: int | None,
+                owner: str) -> None:
+    """Keep the SIP domain table (spec 8.10) in step with brands' and clients' domains."""
+    d = _t("Domain")
+    owned = d.c.companyId == company_id if company_id is not None else (d.c.brandId == brand_id) & d.c.companyId.is_(None)
+    current = conn.execute(select(d.c.id, d.c.domain).where(owned)).first()
+    if not domain:
+        if current is not None:
+            conn.execute(d.delete().where(d.c.id == current.id))
+        return
+    other = conn.execute(select(d.c.id).where(d.c.domain == domain)).scalar()
+    if other is not None and (current is None or other != current.id):
+        raise invalid("domainUsers", f"SIP domain {domain} is already used by another brand or client.")
+    if current is None:
+        conn.execute(d.insert().values(domain=domain, pointsTo="proxyusers", brandId=brand_id, companyId=company_id,
+                                       description=f"{owner} proxyusers domain"))
+    elif current.domain != domain:
+        conn.execute(d.update().where(d.c.id == current.id).values(domain=domain))
+
+
+AFTER_WRITE.setdefault("Brand", []).append(_brand_written)
+AFTER_WRITE.setdefault("Company", []).append(_company_written)

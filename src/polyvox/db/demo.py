@@ -61,7 +61,6 @@ def load(conn: Connection, host: str = "127.0.0.1") -> list[str]:
     create_admin(conn, BRAND_ADMIN[0], BRAND_ADMIN[1], brand_id=brand, name="Demo", lastname="Brand operator")
 
     # DemoCompany: a virtual PBX whose SIP domain is the standalone host address (spec 5.2.1)
-    domain = insert(conn, "Domain", domain=host, pointsTo="proxyusers", description="DemoCompany proxyusers domain")
     company = insert(conn, "Company", type="vpbx", name="DemoCompany", domainUsers=host, brand=brand, country=spain,
                      language=lang_en, defaultTimezone=madrid, currency=eur, transformationRuleSet=spain_rules,
                      applicationServerSet=app_set, mediaRelaySet=relay_set, distributeMethod="hash",
@@ -70,6 +69,8 @@ def load(conn: Connection, host: str = "127.0.0.1") -> list[str]:
                      showInvoices=False,
                      invoicing={"nif": "87654321B", "postalAddress": "Company street 2", "postalCode": "48002",
                                 "town": "Bilbao", "province": "Bizkaia", "countryName": "Spain"})
+    domain = insert(conn, "Domain", domain=host, pointsTo="proxyusers", description="DemoCompany proxyusers domain",
+                    brand=brand, company=company)
     create_admin(conn, CLIENT_ADMIN[0], CLIENT_ADMIN[1], brand_id=brand, company_id=company, name="Demo",
                  lastname="Client operator")
     for name, email, ext, term, password in USERS:

@@ -45,6 +45,10 @@ def register(api: LevelApi) -> None:
 
         return JSONResponse(api.run(do))
 
+    from polyvox.api import custom
+
+    custom.register(api, add)
+
     if api.level != "user":
         add("get", "/my/profile", profile, "Current administrator's profile and privileges")
         for action, privs in (("grant_all", (True, True, True, True)), ("grant_read_only", (False, True, False, False)),

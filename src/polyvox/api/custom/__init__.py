@@ -1,0 +1,13 @@
+"""Custom (non-CRUD) operations of the IvozProvider API contract, one module per area."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from polyvox.api.app import LevelApi
+
+
+def register(api: LevelApi, add: Callable[[str, str, Any, str], None]) -> None:
+    """Called once per level; ``add(method, path, handler, summary)`` registers a route."""

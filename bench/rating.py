@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/rating.py [--calls N] [--auth N] [--seed S]
 
-Builds a synthetic 50,000-prefix rate deck, rates random calls through a
+Builds a synthetic 50,000-prefix rate deck and a 200-route routing table, rates random calls through a
 two-plan rating plan group (longest prefix + timing + weight + cost) and
 measures authorisation decisions (may_start_call for a prepaid client +
 concurrent-call limit check + source/IP policy check; may_start_call includes
@@ -44,11 +44,21 @@ from polyvox.domain.rating import (
     money_from_units,
     rate_call,
 )
+from polyvox.domain.routing import (
+    OutgoingRoute,
+    RouteIndex,
+    RoutingPattern,
+    carriers_for_call,
+    select_routes,
+)
 
 T = TypeVar("T")
 DECK_SIZE = 50_000
 CGRATES_LOW, CGRATES_HIGH = 13_000, 50_000
 TIME_BUDGET_PER_PHASE = 6.0  # seconds; the whole script stays well under 30 s
+
+
+ROUTES = 200
 
 
 def build_deck(rng: random.Random, size: int) -> list[Rate]:
@@ -132,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     unrated = sum(isinstance(rate_call(plan_group, n, s, d), CannotRate) for n, s, d in calls[:5000])
     print(f"  ({unrated} of 5000 sampled calls could not be rated: random numbers outside the deck)")
 
-    print("authorisation (may_start_call prepaid + max duration + concurrent limits + source policy):")
+    print(f"authorisation (route selection over {ROUTES} routes + carrier order + may_start_call prepaid"
+          " + max duration + concurrent limits + source policy):")
     profile = RatingProfile(week - timedelta(days=30), plan_group)
     client = BillingAccount(
         RatingAccount("Acme", "EUR", (profile,)),
@@ -144,8 +155,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ip_filter = IpFilter.build(True, ["192.0.2.0/24", "198.51.100.0/24"], ["ES"])
     specials = frozenset({"+34112", "+34091"})
 
+    # a 200-route outgoing routing table: static routes over deck prefixes, some client
+    # specific, some LCR between two carriers, a few blocking routes
+    routes = []
+    for i, r in enumerate(rng.sample(deck, ROUTES)):
+        mode = "lcr" if i % 10 == 0 else "block" if i % 50 == 7 else "static"
+        routes.append(OutgoingRoute(
+            id=i + 1, type="pattern", priority=1 + i % 5, weight=1 + i % 3, routing_mode=mode,
+            client_id=None if i % 4 else 1, routing_pattern=RoutingPattern(i + 1, r.prefix),
+            carrier_id=1 + i % 7 if mode == "static" else None,
+            carrier_ids=(1, 2) if mode == "lcr" else ()))
+    route_index = RouteIndex(routes)
+    lcr_cost = {1: Decimal("0.0500"), 2: Decimal("0.0400")}
+
     def authorise(call: tuple[str, datetime, int]) -> bool:
         number, start, _ = call
+        selection = select_routes(route_index, 1, number)
+        carriers_for_call(selection, number, cost_of=lambda carrier, _n: lcr_cost.get(carrier), rng=rng)
         decision = may_start_call(client, number, start, special_numbers=specials, max_duration_cap=10_800)
         limits = check_concurrent_calls(
             direction=Direction.OUTBOUND,

@@ -151,12 +151,14 @@ class LevelApi:
 
             def do(c: Connection) -> tuple[int, list[dict[str, Any]]]:
                 check_privilege(c, p, res, "list")
+                self.engine.check_billing_entity(c, res, p)
+                hidden = self.engine.billing_hidden(c, p)
                 sel = query.apply(res, q, self.engine.base_select(res, p))
                 total = c.execute(select(func.count()).select_from(sel.order_by(None).subquery())).scalar() or 0
                 if q.paginate:
                     sel = sel.limit(q.per_page).offset((q.page - 1) * q.per_page)
                 rows = c.execute(sel).all()
-                return total, [self.engine.row_to_dict(c, res, r, fields) for r in rows]
+                return total, [self.engine.row_to_dict(c, res, r, fields, hidden=hidden) for r in rows]
 
             total, items = self.run(do)
             pages = max(1, math.ceil(total / q.per_page)) if q.paginate else 1
@@ -181,8 +183,9 @@ class LevelApi:
 
             def do(c: Connection) -> dict[str, Any]:
                 check_privilege(c, p, res, "get")
+                self.engine.check_billing_entity(c, res, p)
                 row = self.engine.fetch(c, res, p, ident)
-                return self.engine.row_to_dict(c, res, row, fields, expand=True)
+                return self.engine.row_to_dict(c, res, row, fields, expand=True, hidden=self.engine.billing_hidden(c, p))
 
             return self.render_item(res, self.run(do), fmt)
 

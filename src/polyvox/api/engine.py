@@ -97,8 +97,11 @@ def resources_for(level: str) -> dict[str, Resource]:
     for name, exp in EXPOSURE[level].items():
         if name not in ENTITY:
             continue
+        def lower(fields: Iterable[str], name: str = name) -> tuple[str, ...]:
+            return tuple(f for f in fields if level == "platform" or (name, f) not in policy.GOD_ONLY)
+
         out[name] = Resource(level=level, ent=ENTITY[name], ops=tuple(exp["ops"]), collection=tuple(exp["collection"]),
-                             item=tuple(exp["item"]), write=tuple(exp["write"]), required=tuple(exp["required"]),
+                             item=tuple(exp["item"]), write=lower(exp["write"]), required=lower(exp["required"]),
                              simple=tuple(exp.get("simple", ())))
     return out
 
@@ -297,14 +300,18 @@ class Engine:
 
     # -- serialization
     def row_to_dict(self, conn: Connection, res: Resource, row: Any, fields: Iterable[str], *,
-                    expand: bool = False) -> dict[str, Any]:
+                    expand: bool = False, hidden: bool | None = None) -> dict[str, Any]:
         m = row._mapping
         out: dict[str, Any] = {}
+        hide_billing = self.level == "client" and hidden is not None and hidden
         for name in fields:
             f = res.fdef(name)
             if f is None:
                 continue
-            if (res.name, name) in policy.PASSWORD_FIELDS:
+            if (self.level != "platform" and (res.name, name) in policy.GOD_ONLY) or (
+                    hide_billing and (res.name, name) in policy.BILLING_DETAIL_FIELDS):
+                out[name] = None
+            elif (res.name, name) in policy.PASSWORD_FIELDS:
                 out[name] = "*****" if m[f.column] else None
             elif f.kind in ("scalar", "json"):
                 assert f.column
@@ -353,6 +360,18 @@ class Engine:
         if clause is not None:
             q = q.where(clause)
         return q
+
+    @staticmethod
+    def billing_hidden(conn: Connection, p: Principal) -> bool:
+        """Client administrators see billing details only when their brand shows them."""
+        if p.level not in ("client", "user") or p.company_id is None:
+            return False
+        c = ENTITY["Company"].table
+        return not conn.execute(select(c.c.showInvoices).where(c.c.id == p.company_id)).scalar()
+
+    def check_billing_entity(self, conn: Connection, res: Resource, p: Principal) -> None:
+        if res.name in policy.BILLING_DETAIL_ENTITIES and self.billing_hidden(conn, p):
+            raise ApiError(403, "Billing details are not displayed to this client")
 
     def fetch(self, conn: Connection, res: Resource, p: Principal, ident: Any, write: bool = False) -> Any:
         try:

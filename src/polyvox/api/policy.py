@@ -145,3 +145,18 @@ UNIQUE: dict[str, list[Unique]] = {
 
 # Secrets: stored hashed, never returned by the API.
 PASSWORD_FIELDS = {("Administrator", "pass"), ("User", "pass")}
+
+# Fields only the global operator sees and sets (spec 9.1.1 "Platform data", 9.2.1, 9.2.2):
+# lower levels neither see their value nor write it; the platform defaults apply.
+GOD_ONLY = {
+    ("Company", "applicationServerSet"), ("Company", "mediaRelaySet"), ("Company", "distributeMethod"),
+    ("Carrier", "mediaRelaySet"), ("DdiProvider", "mediaRelaySet"),
+}
+
+# "Display billing details to client" (Company.showInvoices, spec 8.13 / 9.1): when off, a
+# client administrator sees neither these fields nor these resources.
+BILLING_DETAIL_FIELDS = {
+    ("BillableCall", "price"), ("BillableCall", "ratingPlanGroup"), ("BillableCall", "destination"),
+    ("BillableCall", "priceDetails"), ("BillableCall", "invoice"),
+}
+BILLING_DETAIL_ENTITIES = {"Invoice", "RatingProfile", "RatingPlanGroup"}

@@ -297,3 +297,25 @@ def sync_domain(conn: Connection, domain: str | None, brand_id: int | None, comp
 
 AFTER_WRITE.setdefault("Brand", []).append(_brand_written)
 AFTER_WRITE.setdefault("Company", []).append(_company_written)
+
+
+@validator("Company")
+def company_platform_data(ctx: WriteContext) -> None:
+    """Spec 9.1.1 "Platform data": application server and media relay sets are the global
+    operator's choice; other levels get the brand's first assigned set (or the platform's)."""
+    conn, brand = ctx.conn, ctx.value("brandId")
+    for col, rel_name, rel_col, entity in (
+            ("applicationServerSetId", "BrandsRelApplicationServerSet", "applicationServerSetId", "ApplicationServerSet"),
+            ("mediaRelaySetId", "BrandsRelMediaRelaySet", "mediaRelaySetId", "MediaRelaySet")):
+        if ctx.new.get(col) is not None:
+            continue
+        rel = _t(rel_name)
+        chosen = conn.execute(select(rel.c[rel_col]).where(rel.c.brandId == brand).order_by(rel.c.id).limit(1)).scalar()
+        if chosen is None:
+            t = _t(entity)
+            chosen = conn.execute(select(t.c.id).order_by(t.c.id).limit(1)).scalar()
+        if chosen is None:
+            raise invalid(col[:-2], "No set is configured on the platform; the global operator must create one first.")
+        ctx.new[col] = chosen
+    if ctx.new.get("distributeMethod") is None:
+        ctx.new["distributeMethod"] = "hash"

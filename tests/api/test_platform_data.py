@@ -1,0 +1,36 @@
+"""Spec 9.1.1 platform data and "display billing details to client"."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select
+
+from polyvox.db.model import ENTITY
+from tests.api.conftest import Api
+
+
+def _company_body(api: Api, token: str, name: str) -> dict[str, object]:
+    spain = api.get("brand", "/countries?code=ES", token).json()[0]["id"]
+    rules = api.get("brand", "/transformation_rule_sets?_itemsPerPage=1", token).json()[0]["id"]
+    return {"type": "vpbx", "name": name, "country": spain, "transformationRuleSet": rules, "maxCalls": 0,
+            "maxDailyUsage": 100, "billingMethod": "postpaid", "allowRecordingRemoval": True,
+            "onDemandRecordEmail": "disabled", "invoicing": {"nif": "X", "postalAddress": "a", "postalCode": "1",
+                                                             "town": "t", "province": "p", "countryName": "c"}}
+
+
+def test_9_1_1_brand_cannot_see_or_choose_platform_data(api: Api, tokens: dict[str, str], db: Engine) -> None:
+    body = {**_company_body(api, tokens["brand"], "Acme"), "distributeMethod": "rr", "applicationServerSet": 999}
+    r = api.post("brand", "/companies", tokens["brand"], body)
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["applicationServerSet"] is None and created["mediaRelaySet"] is None
+    c = ENTITY["Company"].table
+    with db.connect() as conn:
+        row = conn.execute(select(c).where(c.c.id == created["id"])).one()
+    # the brand's assigned sets were applied, the brand's choice ignored
+    assert (row.applicationServerSetId, row.mediaRelaySetId, row.distributeMethod) == (1, 1, "hash")
+
+
+def test_8_13_billing_details_hidden_from_client_unless_enabled(api: Api, tokens: dict[str, str]) -> None:
+    assert api.get("client", "/rating_profiles", tokens["client"]).status_code == 403
+    assert api.put("brand", "/companies/1", tokens["brand"], {"showInvoices": True}).status_code == 200
+    assert api.get("client", "/rating_profiles", tokens["client"]).status_code == 200

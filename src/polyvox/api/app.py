@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from polyvox.api import actions, query, rules  # noqa: F401  (rules register validators)
+from polyvox.api import actions, files, query, rules  # noqa: F401  (rules register validators)
 from polyvox.api.auth import LEVELS, Principal, TokenService, exchange, login_admin, login_user
 from polyvox.api.engine import Engine, Resource, check_privilege
 from polyvox.api.errors import ApiError
@@ -85,6 +85,15 @@ class LevelApi:
                 app.add_api_route(base + "/{ident}", self._update(res), methods=["PUT"])
             if "delete" in res.ops:
                 app.add_api_route(base + "/{ident}", self._delete(res), methods=["DELETE"])
+            if "get" in res.ops:
+                for lower, fname in files.file_fields(res).items():
+                    app.add_api_route(f"{base}/{{ident}}/{lower}", self._download(res, fname), methods=["GET"])
+                    self.extra_ops.append({"method": "get", "path": f"{base}/{{id}}/{lower}", "spec": {
+                        "tags": [res.name], "summary": f"Downloads the {fname} of a {res.name}",
+                        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                        "responses": {"200": {"description": "the file", "content": {
+                            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                            "404": {"description": "no such item or no file"}}}})
 
     # -- docs
     def openapi(self) -> JSONResponse:
@@ -191,15 +200,32 @@ class LevelApi:
 
         return handler
 
+    def _download(self, res: Resource, fname: str) -> Callable[..., Any]:
+        def handler(ident: str, request: Request) -> Response:
+            p = self.principal(request)
+
+            def do(c: Connection) -> tuple[bytes, str, str]:
+                check_privilege(c, p, res, "get")
+                return files.load(c, res, self.engine.fetch(c, res, p, ident), fname)
+
+            content, mime, name = self.run(do)
+            safe = name.replace('"', "").replace("\r", "").replace("\n", "")
+            return Response(content, media_type=mime, headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+
+        return handler
+
     def _create(self, res: Resource) -> Callable[..., Any]:
         async def handler(request: Request) -> Response:
             p = self.principal(request)
-            body = await _json_body(request)
+            body, uploads = await files.read_body(request, res)
             fmt = _format(request, allow_csv=False)
 
             def do(c: Connection) -> dict[str, Any]:
                 check_privilege(c, p, res, "create")
                 row = self.engine.create(c, res, p, body)
+                if uploads:
+                    files.store(c, res, row.id, uploads)
+                    row = c.execute(select(res.table).where(res.table.c.id == row.id)).first()
                 return self.engine.row_to_dict(c, res, row, res.item or res.write)
 
             return self.render_item(res, await _in_thread(self.run, do), fmt, status=201)
@@ -209,12 +235,15 @@ class LevelApi:
     def _update(self, res: Resource) -> Callable[..., Any]:
         async def handler(ident: str, request: Request) -> Response:
             p = self.principal(request)
-            body = await _json_body(request)
+            body, uploads = await files.read_body(request, res)
             fmt = _format(request, allow_csv=False)
 
             def do(c: Connection) -> dict[str, Any]:
                 check_privilege(c, p, res, "update")
                 row = self.engine.update(c, res, p, ident, body)
+                if uploads:
+                    files.store(c, res, row.id, uploads)
+                    row = c.execute(select(res.table).where(res.table.c.id == row.id)).first()
                 return self.engine.row_to_dict(c, res, row, res.item or res.write)
 
             return self.render_item(res, await _in_thread(self.run, do), fmt)

@@ -113,8 +113,14 @@ def build_openapi(api: LevelApi) -> dict[str, Any]:
         schemas[f"{n}-detailed"] = _object(res, res.item, expand=True)
         coll, item = f"/{res.path}", f"/{res.path}/{{id}}"
         tag = [n]
-        body = {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{n}"}},
-                                              "application/ld+json": {"schema": {"$ref": f"#/components/schemas/{n}"}}}}
+        body: dict[str, Any] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{n}"}},
+            "application/ld+json": {"schema": {"$ref": f"#/components/schemas/{n}"}}}}
+        uploads = [name for name, f in res.ent.fields.items() if f.is_file and name in res.write + res.item]
+        if uploads:
+            body["content"]["multipart/form-data"] = {"schema": {"type": "object", "properties": {
+                n[0].lower() + n[1:]: {"type": "string", "description": f"the {n} as JSON"},
+                **{u[0].upper() + u[1:]: {"type": "string", "format": "binary"} for u in uploads}}}}
 
         def ref(s: str) -> dict[str, Any]:
             return {"$ref": f"#/components/schemas/{s}"}

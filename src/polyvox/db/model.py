@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -67,6 +68,10 @@ class FieldDef:
 
     def python_default(self) -> Any:
         return self.default
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind == "group" and {"fileSize", "mimeType", "baseName"} <= set(self.members)
 
 
 @dataclass
@@ -242,6 +247,19 @@ refresh_tokens = Table(
     Column("username", String(255), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("valid", DateTime, nullable=False),
+)
+
+# Files of file fields (locutions, music on hold, logos, recordings, invoices...): one row
+# per (entity, row, field). Kept in the database so that every API and application server
+# host of a distributed install sees the same files without shared storage.
+stored_files = Table(
+    "stored_files", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entity", String(64), nullable=False),
+    Column("rowId", Integer, nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Index("ix_stored_files_entity_row_field", "entity", "rowId", "field", unique=True),
 )
 
 # Configuration version: bumped in the same transaction as any configuration change, so

@@ -92,9 +92,24 @@ class Resource:
         return self.ent.fields.get(name)
 
 
+def _exposure(level: str) -> dict[str, dict[str, Any]]:
+    """The contract's declarations of a level plus Polyvox's own additions (policy.EXTRA_EXPOSURE)."""
+    merged = {name: dict(exp) for name, exp in EXPOSURE[level].items()}
+    for name, extra in policy.EXTRA_EXPOSURE.get(level, {}).items():
+        exp = merged.setdefault(name, {"ops": (), "collection": (), "item": (), "write": (), "required": (),
+                                       "simple": ()})
+        add = tuple(extra.get("extra_fields", ()))
+        for key in ("collection", "item", "write"):
+            exp[key] = tuple(dict.fromkeys((*extra.get(key, exp[key]), *add)))
+        for key in ("ops", "required"):
+            if key in extra:
+                exp[key] = tuple(extra[key])
+    return merged
+
+
 def resources_for(level: str) -> dict[str, Resource]:
     out: dict[str, Resource] = {}
-    for name, exp in EXPOSURE[level].items():
+    for name, exp in _exposure(level).items():
         if name not in ENTITY:
             continue
         def lower(fields: Iterable[str], name: str = name) -> tuple[str, ...]:

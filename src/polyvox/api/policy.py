@@ -116,6 +116,21 @@ EXTRA_ENTITIES: dict[str, dict[str, str]] = {
 # Extra internal columns: entity -> {field: (type, length)}.
 EXTRA_COLUMNS: dict[str, dict[str, tuple[str, int]]] = {
     "Administrator": {"user": ("ref:User", 0)},
+    # Sipwise C5 contacts (spec 004): the "External #" that tells apart the clients sharing one contact
+    "Contact": {"externalNumber": ("string", 64)},
+}
+
+_CONTACT_FIELDS = ("name", "lastname", "email", "externalNumber", "workPhone", "workPhoneCountry", "mobilePhone",
+                   "mobilePhoneCountry", "otherPhone")
+# Resources Polyvox serves beyond IvozProvider's contract, per level (merged into the
+# contract's declarations): Sipwise C5 contacts of brands and clients.
+EXTRA_EXPOSURE: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
+    "platform": {"Contact": {"ops": ("get", "list"), "collection": ("brand", "company", *_CONTACT_FIELDS),
+                             "item": ("brand", "company", *_CONTACT_FIELDS), "write": (), "required": ()}},
+    "brand": {"Contact": {"ops": ("create", "delete", "get", "list", "update"),
+                          "collection": ("company", *_CONTACT_FIELDS), "item": ("company", *_CONTACT_FIELDS),
+                          "write": ("company", *_CONTACT_FIELDS), "required": ("email",)}},
+    "client": {"Contact": {"extra_fields": ("externalNumber",), "required": ("email",)}},
 }
 
 

@@ -319,3 +319,15 @@ def company_platform_data(ctx: WriteContext) -> None:
         ctx.new[col] = chosen
     if ctx.new.get("distributeMethod") is None:
         ctx.new["distributeMethod"] = "hash"
+
+
+@validator("Contact")
+def contact_email(ctx: WriteContext) -> None:
+    """Spec 004: the only required contact field is the e-mail."""
+    email = ctx.value("email")
+    if not email:
+        raise invalid("email", "This value should not be blank: a contact needs an e-mail address.")
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise invalid("email", "This value is not a valid e-mail address.")
+    if ctx.value("name") is None:
+        ctx.new["name"] = email.split("@")[0][:100]

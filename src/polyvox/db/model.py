@@ -137,9 +137,11 @@ def build() -> None:
         decls[name]["fields"] = {**decls[name]["fields"]}
         decls[name]["fields"].setdefault("brand", {"kind": "ref", "target": "Brand"})
     for name, extra in policy.EXTRA_COLUMNS.items():
-        for fname, (typ, _length) in extra.items():
+        for fname, (typ, length) in extra.items():
             if typ.startswith("ref:"):
                 decls[name]["fields"].setdefault(fname, {"kind": "ref", "target": typ[4:]})
+            else:
+                decls[name]["fields"].setdefault(fname, {"kind": "scalar", "type": typ, "maxLength": length})
 
     for name, decl in sorted(decls.items()):
         cols: list[Any] = [Column("id", Integer, primary_key=True, autoincrement=True)]

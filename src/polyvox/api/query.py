@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from polyvox.api.engine import DEFAULT_PER_PAGE, MAX_PER_PAGE, Resource, parse_scalar
 from polyvox.api.errors import ApiError, invalid
-from polyvox.db.model import FieldDef
+from polyvox.db.model import ENTITY, EntityDef, FieldDef
 
 KEY = re.compile(r"^([A-Za-z0-9_.]+)(?:\[([a-z_]*)\])?$")
 STRING_OPS = {"exact", "start", "partial", "end", "neq", "exists"}
@@ -35,22 +35,38 @@ class Query:
 
 
 def _column(res: Resource, name: str) -> tuple[FieldDef, Any]:
+    return _entity_column(res.ent, res.table, name, name)
+
+
+def _entity_column(ent: EntityDef, table: Any, name: str, full: str, depth: int = 0) -> tuple[FieldDef, Any]:
+    """The SQL expression of ``name`` on ``ent``: a column, a value-object member
+    (``invoice.nif``) or a field of a related row (``schedule.name``, ``callAcl.defaultPolicy``),
+    the latter as a correlated scalar subquery usable for filters and ordering."""
     if name == "id":
-        return FieldDef("id", "scalar", type="integer", column="id"), res.table.c.id
-    if "." in name:
-        group, member = name.split(".", 1)
-        g = res.fdef(group)
-        if g is not None and g.kind == "group" and member in g.members:
-            mf = g.members[member]
-            return mf, res.table.c[mf.column]
-        raise invalid(name, "Unknown filter field.")
-    f = res.fdef(name)
-    if f is None or f.kind not in ("scalar", "ref"):
-        raise invalid(name, "Unknown filter field.")
-    assert f.column
+        return FieldDef("id", "scalar", type="integer", column="id"), table.c.id
+    head, _, rest = name.partition(".")
+    f = ent.fields.get(head)
+    if f is None or f.kind not in ("scalar", "ref", "group"):
+        raise invalid(full, "Unknown filter field.")
+    assert f.column or f.kind == "group"
+    if f.kind == "group":
+        if rest in f.members and f.members[rest].column:
+            mf = f.members[rest]
+            return mf, table.c[mf.column]
+        raise invalid(full, "Unknown filter field.")
     if f.kind == "ref":
-        return FieldDef(name, "scalar", type="integer", column=f.column), res.table.c[f.column]
-    return f, res.table.c[f.column]
+        assert f.column and f.target
+        if not rest:
+            return FieldDef(head, "scalar", type="integer", column=f.column), table.c[f.column]
+        if depth >= 2:
+            raise invalid(full, "Filters may follow at most two relations.")
+        target = ENTITY[f.target]
+        tt = target.table.alias()
+        inner_f, inner = _entity_column(target, tt, rest, full, depth + 1)
+        return inner_f, select(inner).where(tt.c.id == table.c[f.column]).scalar_subquery()
+    if rest:
+        raise invalid(full, "Unknown filter field.")
+    return f, table.c[f.column]
 
 
 def _bool(name: str, v: str) -> bool:

@@ -75,7 +75,8 @@ def _grant(api: LevelApi, privs: tuple[bool, bool, bool, bool]) -> Any:
             row = api.engine.fetch(c, res, p, ident, write=True)
             if p.restricted:
                 raise ApiError(403, "restricted administrators cannot change privileges")
-            set_privileges(c, row.id, api.level if row.companyId is None else "client", privs)
+            level = "client" if row.companyId is not None else "brand" if row.brandId is not None else "platform"
+            set_privileges(c, row.id, level, privs)
             return api.engine.row_to_dict(c, res, c.execute(select(res.table).where(res.table.c.id == row.id)).first(),
                                           res.item)
 

@@ -331,3 +331,26 @@ def contact_email(ctx: WriteContext) -> None:
         raise invalid("email", "This value is not a valid e-mail address.")
     if ctx.value("name") is None:
         ctx.new["name"] = email.split("@")[0][:100]
+
+
+@validator("Administrator")
+def administrator_becomes_restricted(ctx: WriteContext) -> None:
+    """Spec 19.1: turning an administrator restricted makes it a read-only API administrator."""
+    if ctx.old is not None and not ctx.old.get("restricted") and ctx.value("restricted"):
+        rel = _t("AdministratorRelPublicEntity")
+        ctx.conn.execute(rel.delete().where(rel.c.administratorId == ctx.old["id"]))
+
+
+def _administrator_written(conn: Connection, admin_id: int, _op: str) -> None:
+    from polyvox.api.actions import set_privileges
+
+    a, rel = _t("Administrator"), _t("AdministratorRelPublicEntity")
+    row = conn.execute(select(a.c.restricted, a.c.brandId, a.c.companyId).where(a.c.id == admin_id)).first()
+    if row is None or not row.restricted:
+        return
+    if conn.execute(select(rel.c.id).where(rel.c.administratorId == admin_id).limit(1)).first() is None:
+        level = "client" if row.companyId is not None else "brand" if row.brandId is not None else "platform"
+        set_privileges(conn, admin_id, level, (False, True, False, False))
+
+
+AFTER_WRITE.setdefault("Administrator", []).append(_administrator_written)

@@ -91,7 +91,10 @@ def main() -> int:
                 elif kind == "get":
                     rl["item"] = schema
                 elif kind in ("create", "update"):
-                    rl["write"] = body_schema(op) or rl["write"]
+                    # multipart operations (files) carry the resource as a form field: base definition
+                    multipart = "multipart/form-data" in op.get("consumes", [])
+                    rl["write"] = body_schema(op) or rl["write"] or (
+                        ent if multipart and ent in docs[lvl]["definitions"] else None)
                     rl.setdefault("write_response", schema)
 
     # DELETE operations carry no schema: attach them through the path's resource

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -21,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from polyvox.api import actions, files, query, rules  # noqa: F401  (rules register validators)
 from polyvox.api.auth import LEVELS, Principal, TokenService, exchange, login_admin, login_user
-from polyvox.api.engine import Engine, Resource, check_privilege
+from polyvox.api.engine import CURRENT_TZ, Engine, Resource, check_privilege
 from polyvox.api.errors import ApiError
 from polyvox.api.openapi import build_openapi
 
@@ -53,6 +54,11 @@ class LevelApi:
         p = self.tokens.decode(auth[7:].strip())
         if p.level != self.level:
             raise ApiError(403, f"a {p.level} token cannot be used on the {self.level} API")
+        tz_name = request.query_params.get("_timezone") or p.timezone
+        try:
+            CURRENT_TZ.set(ZoneInfo(tz_name) if tz_name else None)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ApiError(400, f"unknown timezone '{tz_name}'", field="_timezone") from e
         return p
 
     def run(self, fn: Callable[[Connection], Any]) -> Any:

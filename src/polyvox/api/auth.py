@@ -37,6 +37,7 @@ class Principal:
     user_id: int | None = None
     restricted: bool = False
     on_behalf_of: str | None = None
+    timezone: str | None = None  # IANA name: date-times in requests and responses use it
 
     def claims(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -123,7 +124,15 @@ def admin_principal(conn: Connection, row: Any) -> Principal:
         c = ENTITY["Company"].table
         brand_id = conn.execute(select(c.c.brandId).where(c.c.id == row.companyId)).scalar()
     return Principal(level=level, username=row.username, admin_id=row.id, brand_id=brand_id,
-                     company_id=row.companyId, restricted=bool(row.restricted))
+                     company_id=row.companyId, restricted=bool(row.restricted),
+                     timezone=_tz_name(conn, row.timezoneId))
+
+
+def _tz_name(conn: Connection, tz_id: int | None) -> str | None:
+    if tz_id is None:
+        return None
+    t = ENTITY["Timezone"].table
+    return conn.execute(select(t.c.tz).where(t.c.id == tz_id)).scalar()
 
 
 def login_admin(conn: Connection, level: str, username: str, password: str) -> Principal:
@@ -148,9 +157,11 @@ def login_user(conn: Connection, email: str, password: str) -> Principal:
 
 def user_principal(conn: Connection, row: Any, on_behalf_of: str | None = None) -> Principal:
     c = ENTITY["Company"].table
-    brand_id = conn.execute(select(c.c.brandId).where(c.c.id == row.companyId)).scalar()
+    crow = conn.execute(select(c.c.brandId, c.c.defaultTimezoneId).where(c.c.id == row.companyId)).first()
+    brand_id = crow.brandId if crow else None
+    tz = _tz_name(conn, row.timezoneId) or _tz_name(conn, crow.defaultTimezoneId if crow else None)
     return Principal(level="user", username=row.email or f"user{row.id}", user_id=row.id,
-                     company_id=row.companyId, brand_id=brand_id, on_behalf_of=on_behalf_of)
+                     company_id=row.companyId, brand_id=brand_id, on_behalf_of=on_behalf_of, timezone=tz)
 
 
 def exchange(conn: Connection, origin: Principal, target_level: str, *, username: str | None,
@@ -191,7 +202,8 @@ def exchange(conn: Connection, origin: Principal, target_level: str, *, username
         b = ENTITY["Brand"].table
         if conn.execute(select(b.c.id).where(b.c.id == brand_id)).first() is None:
             raise ApiError(404, "brand not found")
-        return Principal(level="brand", username=f"__b{brand_id}_internal", brand_id=brand_id, on_behalf_of=by)
+        return Principal(level="brand", username=f"__b{brand_id}_internal", brand_id=brand_id, on_behalf_of=by,
+                         timezone=origin.timezone)
     if client_id is None:
         raise ApiError(400, "clientId or username is required", field="clientId")
     c = ENTITY["Company"].table
@@ -199,7 +211,7 @@ def exchange(conn: Connection, origin: Principal, target_level: str, *, username
     if row is None or not _within(origin, row.id, conn, brand=row.brandId):
         raise ApiError(404, "client not found")
     return Principal(level="client", username=f"__c{client_id}_internal", brand_id=row.brandId,
-                     company_id=client_id, on_behalf_of=by)
+                     company_id=client_id, on_behalf_of=by, timezone=origin.timezone)
 
 
 def _within(origin: Principal, company_id: int | None, conn: Connection, brand: int | None = None) -> bool:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true, update
 from sqlalchemy.engine import Connection
@@ -28,6 +30,10 @@ OPS = ("list", "get", "create", "update", "delete")
 PRIV = {"list": "read", "get": "read", "create": "create", "update": "update", "delete": "delete"}
 MAX_PER_PAGE = 10000
 DEFAULT_PER_PAGE = 30
+
+# Timezone of the current request (the principal's, or ``_timezone``): date-times are
+# stored in UTC and shown and read in it, as IvozProvider does.
+CURRENT_TZ: ContextVar[ZoneInfo | None] = ContextVar("polyvox_tz", default=None)
 
 Validator = Callable[["WriteContext"], None]
 Computer = Callable[[Connection, Any], Any]
@@ -115,8 +121,10 @@ def resources_for(level: str) -> dict[str, Resource]:
         def lower(fields: Iterable[str], name: str = name) -> tuple[str, ...]:
             return tuple(f for f in fields if level == "platform" or (name, f) not in policy.GOD_ONLY)
 
+        required = tuple(f for f in lower(exp["required"]) if (name, f) not in policy.NOT_REQUIRED)
+
         out[name] = Resource(level=level, ent=ENTITY[name], ops=tuple(exp["ops"]), collection=tuple(exp["collection"]),
-                             item=tuple(exp["item"]), write=lower(exp["write"]), required=lower(exp["required"]),
+                             item=tuple(exp["item"]), write=lower(exp["write"]), required=required,
                              simple=tuple(exp.get("simple", ())))
     return out
 
@@ -214,6 +222,9 @@ def to_json_value(f: FieldDef, v: Any) -> Any:
     if isinstance(v, Decimal):
         return float(v)
     if isinstance(v, dt.datetime):
+        tz = CURRENT_TZ.get()
+        if tz is not None:
+            v = v.replace(tzinfo=dt.UTC).astimezone(tz)
         return v.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(v, dt.date):
         return v.isoformat()
@@ -261,7 +272,7 @@ def parse_scalar(f: FieldDef, path: str, v: Any) -> Any:
     elif t == "date-time":
         v = _parse_dt(path, v)
     elif t == "date":
-        v = _parse_dt(path, v).date() if not isinstance(v, dt.date) else v
+        v = _parse_date(path, v)
     elif t == "time":
         if not isinstance(v, str) or not re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", v):
             raise invalid(path, "This value is not a valid time (HH:MM:SS).")
@@ -282,6 +293,20 @@ def parse_scalar(f: FieldDef, path: str, v: Any) -> Any:
     return v
 
 
+def _parse_date(path: str, v: Any) -> dt.date:
+    """Calendar dates carry no time of day: never shifted between timezones."""
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    if isinstance(v, str):
+        try:
+            return dt.date.fromisoformat(v.strip()[:10])
+        except ValueError:
+            pass
+    raise invalid(path, "This value is not a valid date (YYYY-MM-DD).")
+
+
 def _parse_dt(path: str, v: Any) -> dt.datetime:
     if isinstance(v, dt.datetime):
         return v
@@ -295,9 +320,13 @@ def _parse_dt(path: str, v: Any) -> dt.datetime:
                 pass
         for fmt in _DT_FORMATS:
             try:
-                return dt.datetime.strptime(s, fmt)
+                local = dt.datetime.strptime(s, fmt)
             except ValueError:
                 continue
+            tz = CURRENT_TZ.get()
+            if tz is not None:
+                local = local.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
+            return local
     raise invalid(path, "This value is not a valid datetime (YYYY-MM-DD HH:MM:SS).")
 
 
@@ -433,8 +462,8 @@ class Engine:
                 assert f.column and f.target
                 values[f.column] = self.check_ref(conn, p, f, name, raw)
             elif f.kind == "group":
-                if raw is None:
-                    continue
+                if raw is None or f.is_file:
+                    continue  # file metadata follows uploads only (polyvox.api.files)
                 if not isinstance(raw, dict):
                     raise invalid(name, "This value should be an object.")
                 for k, v in raw.items():

@@ -28,7 +28,7 @@ BRAND_OWNED = {
     "MatchList", "MusicOnHold", "SpecialNumber", "BannedAddress", "Contact", "BillableCall",
     "BalanceNotification", "CallCsvScheduler", "CallCsvReport", "Webhook", "Invoice", "Ddi",
     "InvoiceScheduler", "Administrator", "WebPortal", "ProxyTrunksRelBrand", "FeaturesRelBrand",
-    "BrandService", "Recording", "UsersCdr", "RatingProfile", "CarrierServer", "Domain",
+    "BrandService", "Recording", "UsersCdr", "RatingProfile", "CarrierServer", "Domain", "BalanceMovement",
 }
 # Entities whose ``company`` field is a criterion (e.g. "applies to client X"), not the owner.
 COMPANY_NOT_OWNER = {"OutgoingRouting"}
@@ -175,3 +175,7 @@ BILLING_DETAIL_FIELDS = {
     ("BillableCall", "priceDetails"), ("BillableCall", "invoice"),
 }
 BILLING_DETAIL_ENTITIES = {"Invoice", "RatingProfile", "RatingPlanGroup"}
+
+# Fields the contract marks required that a provider does not have at creation time
+# (a user's voicemail and contact are created with or after the user).
+NOT_REQUIRED = {("User", "voicemail"), ("User", "contact")}

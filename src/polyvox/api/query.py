@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
+from polyvox.api import policy
 from polyvox.api.engine import DEFAULT_PER_PAGE, MAX_PER_PAGE, Resource, parse_scalar
 from polyvox.api.errors import ApiError, invalid
 from polyvox.db.model import ENTITY, EntityDef, FieldDef
@@ -48,6 +49,8 @@ def _entity_column(ent: EntityDef, table: Any, name: str, full: str, depth: int 
     f = ent.fields.get(head)
     if f is None or f.kind not in ("scalar", "ref", "group"):
         raise invalid(full, "Unknown filter field.")
+    if (ent.name, head) in policy.PASSWORD_FIELDS or head in ("password", "authPassword"):
+        raise invalid(full, "Secrets cannot be used to filter or order.")
     assert f.column or f.kind == "group"
     if f.kind == "group":
         if rest in f.members and f.members[rest].column:

@@ -11,3 +11,7 @@ if TYPE_CHECKING:
 
 def register(api: LevelApi, add: Callable[[str, str, Any, str], None]) -> None:
     """Called once per level; ``add(method, path, handler, summary)`` registers a route."""
+    from polyvox.api.custom import balances, imports, portal, provisioning, rating, unassigned, user_my
+
+    for module in (unassigned, balances, rating, provisioning, imports, portal, user_my):
+        module.register(api, add)

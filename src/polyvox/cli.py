@@ -113,6 +113,11 @@ def cmd_up(settings: config.Settings, args: argparse.Namespace) -> int:
     os.environ["POLYVOX_HOME"] = str(settings.home)
     sup = Supervisor()
     sup.add("api", [sys.executable, "-m", "polyvox.cli", "api", "--host", host, "--port", str(port)])
+    from polyvox.sip import cli as sip_cli
+
+    sip_roles, sip_warnings = ([], []) if args.no_sip else sip_cli.roles(settings, host)
+    for role in sip_roles:
+        sup.add(role.name, role.argv)
     base = f"http://{host}:{port}"
     print("Polyvox standalone platform")
     print(f"  database:        {_safe_url(env_db)}")
@@ -123,7 +128,12 @@ def cmd_up(settings: config.Settings, args: argparse.Namespace) -> int:
         print("  demo credentials:")
         for line in info["demo"]:
             print(f"    {line}")
-    print("  roles: api (proxies, media relay, application server and worker arrive with later releases)")
+    for role in sip_roles:
+        print(f"  {role.info}")
+    for warning in sip_warnings:
+        print(f"  warning: {warning}")
+    names = ", ".join(["api", *(r.name for r in sip_roles)])
+    print(f"  roles: {names} (proxy-trunks, application server and worker arrive with later releases)")
     sys.stdout.flush()
     return sup.run()
 
@@ -169,12 +179,16 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--host")
     up.add_argument("--port", type=int)
     up.add_argument("--no-demo", action="store_true", help="do not load demo data on first start")
+    up.add_argument("--no-sip", action="store_true", help="do not start the SIP proxy and the media relay")
     api = sub.add_parser("api", help="run the API role only")
     api.add_argument("--host")
     api.add_argument("--port", type=int)
     db = sub.add_parser("db", help="database")
     dbs = db.add_subparsers(dest="dbcmd", required=True)
     dbs.add_parser("upgrade", help="create or migrate the database to the latest schema")
+    from polyvox.sip import cli as sip_cli
+
+    sip_cli.add_parsers(sub)
     adm = sub.add_parser("admin", help="operators")
     adms = adm.add_subparsers(dest="admcmd", required=True)
     c = adms.add_parser("create", help="create an administrator (global operator unless --brand/--company)")
@@ -194,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_api(settings, args)
     if args.cmd == "db":
         return cmd_db_upgrade(settings, args)
+    if args.cmd in ("sip", "media"):
+        return sip_cli.run(settings, args)
     if args.cmd == "admin" and args.admcmd == "create":
         return cmd_admin_create(settings, args)
     if args.cmd == "admin" and args.admcmd == "password":

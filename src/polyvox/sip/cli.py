@@ -1,0 +1,126 @@
+"""``polyvox sip ...`` and ``polyvox media ...`` commands, and the SIP roles of ``polyvox up``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+
+from polyvox import config
+from polyvox.media import rtpengine as rtpe
+from polyvox.sip import render
+from polyvox.sip import settings as sip_settings
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    argv: list[str]
+    info: str
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sip = sub.add_parser("sip", help="SIP proxies (Kamailio with the Python KEMI routing script)")
+    sips = sip.add_subparsers(dest="sipcmd", required=True)
+    for name, hlp in (("proxy-users", "run proxy-users in the foreground (renders its config, then execs kamailio)"),
+                      ("render", "only render proxy-users' run directory and print the kamailio command")):
+        p = sips.add_parser(name, help=hlp)
+        p.add_argument("--host", help="listen address (POLYVOX_SIP_HOST, default the API host)")
+        p.add_argument("--port", type=int, help="UDP/TCP port (POLYVOX_SIP_USERS_PORT, default 5060)")
+        p.add_argument("--advertise", help="public address behind NAT (POLYVOX_SIP_ADVERTISE)")
+        p.add_argument("--children", type=int, help="SIP worker processes (POLYVOX_SIP_CHILDREN, default 4)")
+    media = sub.add_parser("media", help="media relay (rtpengine)")
+    medias = media.add_subparsers(dest="mediacmd", required=True)
+    r = medias.add_parser("rtpengine", help="run rtpengine in the foreground (userspace, no kernel module)")
+    r.add_argument("--interface", help="RTP address written in SDP (POLYVOX_RTP_INTERFACE, default the API host)")
+    r.add_argument("--ng", help="NG control socket HOST:PORT (POLYVOX_RTPENGINE_NG, default 127.0.0.1:22222)")
+    r.add_argument("--port-min", type=int)
+    r.add_argument("--port-max", type=int)
+    ng = medias.add_parser("ng", help="send an NG command to rtpengine: ping, list, statistics, query CALL-ID")
+    ng.add_argument("command", choices=("ping", "list", "statistics", "query", "delete"))
+    ng.add_argument("call_id", nargs="?")
+    ng.add_argument("--url", default=None, help="NG url (default udp:POLYVOX_RTPENGINE_NG)")
+
+
+def proxy_settings(settings: config.Settings, args: argparse.Namespace | None = None,
+                   host: str | None = None) -> sip_settings.ProxySettings:
+    s = sip_settings.from_env(settings.home, settings.database_url, host or settings.api_host)
+    if args is not None:
+        kw = {k: v for k, v in (("host", args.host), ("port", args.port), ("advertise", args.advertise),
+                                ("children", args.children)) if v is not None}
+        s = s.with_(**kw)
+    return s
+
+
+def rtpengine_settings(settings: config.Settings, args: argparse.Namespace | None = None,
+                       host: str | None = None) -> rtpe.RtpengineSettings:
+    s = rtpe.RtpengineSettings.from_env(host or settings.api_host)
+    if args is not None:
+        from dataclasses import replace
+
+        kw = {k: v for k, v in (("interface", args.interface), ("ng_listen", args.ng), ("port_min", args.port_min),
+                                ("port_max", args.port_max)) if v is not None}
+        s = replace(s, **kw)
+    return s
+
+
+def run(settings: config.Settings, args: argparse.Namespace) -> int:
+    if args.cmd == "sip":
+        ps = proxy_settings(settings, args)
+        if not render.kamailio_binary():
+            print("kamailio not found: apt-get install kamailio kamailio-python3-modules kamailio-extra-modules",
+                  file=sys.stderr)
+            return 1
+        r = render.render(ps)
+        if args.sipcmd == "render":
+            print(" ".join(r.argv))
+            return 0
+        sys.stdout.flush()
+        os.execv(r.argv[0], r.argv)
+    if args.cmd == "media" and args.mediacmd == "rtpengine":
+        exe = rtpe.binary()
+        if not exe:
+            print("rtpengine not found: apt-get install rtpengine-daemon", file=sys.stderr)
+            return 1
+        argv = rtpe.argv(rtpengine_settings(settings, args), exe)
+        sys.stdout.flush()
+        os.execv(argv[0], argv)
+    if args.cmd == "media" and args.mediacmd == "ng":
+        from polyvox.media.ng import NGClient
+
+        url = args.url or "udp:" + os.environ.get("POLYVOX_RTPENGINE_NG", "127.0.0.1:22222")
+        with NGClient(url) as ng:
+            if args.command in ("query", "delete"):
+                if not args.call_id:
+                    print(f"{args.command} needs a CALL-ID", file=sys.stderr)
+                    return 2
+                out = ng.request(args.command, call_id=args.call_id)
+            else:
+                out = ng.request(args.command)
+        print(json.dumps(out, indent=2, default=repr))
+        return 0
+    return 2
+
+
+def roles(settings: config.Settings, host: str) -> tuple[list[Role], list[str]]:
+    """The SIP roles ``polyvox up`` supervises, and warnings for those that cannot run here."""
+    out: list[Role] = []
+    warnings: list[str] = []
+    py = [sys.executable, "-m", "polyvox.cli"]
+    if rtpe.binary():
+        rs = rtpengine_settings(settings, host=host)
+        out.append(Role("rtpengine", [*py, "media", "rtpengine", "--interface", rs.interface],
+                        f"media relay:     rtpengine, RTP on {rs.interface} ports {rs.port_min}-{rs.port_max}, "
+                        f"NG on {rs.ng_listen}"))
+    else:
+        warnings.append("rtpengine not installed (apt-get install rtpengine-daemon): no media relay")
+    if render.kamailio_binary():
+        ps = proxy_settings(settings, host=host)
+        out.append(Role("proxy-users", [*py, "sip", "proxy-users", "--host", ps.host],
+                        f"proxy-users:     sip:{ps.host}:{ps.port} (UDP/TCP), run dir {ps.rundir}"))
+    else:
+        warnings.append("kamailio not installed (apt-get install kamailio kamailio-python3-modules "
+                        "kamailio-extra-modules): no SIP proxy")
+    return out, warnings

@@ -1,0 +1,361 @@
+"""proxy-users routing script (Kamailio KEMI, runs inside app_python3).
+
+Thin on purpose: it reads the request, asks :mod:`polyvox.sip.repository` (cached, invalidated by
+``config_version``) and :mod:`polyvox.sip.dispatch` (pure rules), and acts with ``KSR.*``.
+One instance per Kamailio process (created in the main process, copied by fork).
+
+Flows (docs/sip.md has the details):
+
+- REGISTER from a terminal: SIP domain (To) -> terminal -> digest auth -> usrloc
+  (``multiContact`` off: the new contact replaces the others);
+- INVITE from a terminal (vPBX/residential client): domain (From) -> terminal -> digest auth ->
+  rtpengine offer -> ``X-Info-*`` context headers -> the client's application server set
+  (hash/rr/static) with fail-over to the next server when one does not answer;
+- INVITE from an application server to ``user@domain``: usrloc lookup, every registered contact
+  rings in parallel;
+- in-dialog requests follow the Record-Route; rtpengine answers/deletes on the way.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from pathlib import Path
+from typing import Any
+
+import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
+
+from polyvox.sip import dispatch
+from polyvox.sip.repository import Company, Endpoint, Repository
+
+FLT_NATS = 5  # request flag: the sender is behind NAT
+FLB_NATB = 6  # branch flag: the destination is behind NAT (restored by lookup)
+
+AUTH_WRONG = (-2, -8)  # invalid password, auth user differs from From/To user
+AUTH_STALE = (-4, -6)  # nonce expired, nonce reused
+
+
+class ProxyUsers:
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.s = settings
+        self.repo = Repository(settings["database_url"], check_interval=float(settings["version_check_interval"]),
+                               default_as_port=int(settings["as_default_port"]))
+        self.rtp_flags = settings["rtpengine_flags"]
+        self.as_timeout_ms = int(settings["as_timeout_ms"])
+        self.fr_inv_timer = int(settings["fr_inv_timer"])
+        self.rundir = settings["rundir"]
+        self.sync_version: int | None = None
+        self.reload_pending = False
+
+    # ------------------------------------------------------------------ process hooks
+    def child_init(self, rank: int) -> int:
+        return 0
+
+    # ------------------------------------------------------------------ request route
+    def ksr_request_route(self, msg: Any) -> int:
+        try:
+            self.route()
+        except Exception:
+            KSR.err("polyvox: unhandled error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            reply(500, "Server Internal Error")
+        return 1
+
+    def route(self) -> None:
+        if KSR.maxfwd.process_maxfwd(10) < 0:
+            reply(483, "Too Many Hops")
+            return
+        if KSR.sanity.sanity_check(17895, 7) < 0:
+            KSR.err(f"polyvox: malformed request from {KSR.pv.get('$si')}:{KSR.pv.get('$sp')}\n")
+            return
+        KSR.force_rport()
+        method = KSR.pv.get("$rm")
+        if method == "OPTIONS" and KSR.is_myself_ruri() and KSR.corex.has_ruri_user() < 0:
+            reply(200, "Keepalive")
+            return
+        if method == "CANCEL":
+            if KSR.tm.t_check_trans() > 0:
+                self.relay()
+            return
+        if KSR.siputils.has_totag() > 0:
+            self.within_dialog(method)
+            return
+        if KSR.tmx.t_precheck_trans() > 0:
+            KSR.tm.t_check_trans()
+            return
+        if KSR.tm.t_check_trans() == 0:
+            return
+        if method == "ACK":
+            return
+        KSR.hdr.remove("Route")
+        self.repo.begin_request()
+        app_server = self.repo.application_server_at(KSR.pv.get("$si"), int(KSR.pv.get("$sp")))
+        if app_server is not None:
+            self.from_application_server(method)
+        else:
+            self.nat_detect(method)
+            KSR.textops.remove_hf_re("^X-Info-")
+            self.from_endpoint(method)
+
+    # ------------------------------------------------------------------ endpoints -> platform
+    def from_endpoint(self, method: str) -> None:
+        if method == "REGISTER":
+            self.register()
+            return
+        if method in ("SUBSCRIBE", "PUBLISH", "MESSAGE", "NOTIFY", "REFER"):
+            reply(501, "Not Implemented")
+            return
+        if method != "INVITE":
+            reply(405, "Method Not Allowed")
+            return
+        found = self.authenticate(method)
+        if found is None:
+            return
+        ep, _domain = found
+        if self.repo.domain(KSR.pv.get("$rd") or "") is None and not KSR.is_myself_ruri():
+            reply(404, "Not Found: invalid domain in R-URI")
+            return
+        if KSR.corex.has_ruri_user() < 0:
+            reply(484, "Address Incomplete")
+            return
+        company = self.repo.company(ep.company_id)
+        if company is None:
+            reply(403, "Forbidden: endpoint without client")
+            return
+        if company.type not in ("vpbx", "residential"):
+            reply(503, "Service Unavailable: client type not routed yet")
+            return
+        self.to_application_server(ep, company)
+
+    def authenticate(self, method: str) -> tuple[Endpoint, str] | None:
+        """Domain, endpoint and digest check; sends the reply and returns None when refused."""
+        register = method == "REGISTER"
+        domain_name = (KSR.pv.get("$td") if register else KSR.pv.get("$fd")) or ""
+        domain = self.repo.domain(domain_name)
+        if domain is None:
+            reply(403, "Forbidden: unknown domain")
+            return None
+        username = (KSR.pv.get("$tU") if register else KSR.pv.get("$fU")) or ""
+        ep = self.repo.terminal(domain.id, username)
+        if ep is None:
+            reply(404, "Not Found: unknown endpoint")
+            return None
+        if not ep.password:
+            reply(403, "Forbidden: endpoint without password")
+            return None
+        rc = KSR.auth.pv_auth_check(domain.name, ep.password, 0, 1)
+        if rc < 0:
+            if rc in AUTH_WRONG:
+                KSR.notice(f"polyvox: wrong credentials for {username}@{domain.name} "
+                           f"from {KSR.pv.get('$si')} ({rc})\n")
+                reply(403, "Forbidden: wrong credentials")
+                return None
+            KSR.auth.auth_challenge(domain.name, 1 | (16 if rc in AUTH_STALE else 0))
+            return None
+        KSR.auth.consume_credentials()
+        return ep, domain.name
+
+    def register(self) -> None:
+        found = self.authenticate("REGISTER")
+        if found is None:
+            return
+        ep, domain = found
+        if KSR.isflagset(FLT_NATS):
+            KSR.setbflag(FLB_NATB)
+        flags = 0 if ep.multi_contact else 0x04  # 0x04: one contact per AoR, the newest wins
+        if KSR.registrar.save_uri("location", flags, f"sip:{ep.name}@{domain}") < 0:
+            KSR.sl.sl_reply_error()
+
+    def to_application_server(self, ep: Endpoint, company: Company) -> None:
+        servers = self.repo.application_servers(company.application_server_set_id)
+        if not servers:
+            reply(503, "Service Unavailable: no application server")
+            return
+        down = [s.key for s in servers if KSR.htable.sht_is_null("asdown", s.key) < 0]
+        counter = 0
+        if company.distribute_method == "rr":
+            key = str(company.application_server_set_id or 0)
+            if KSR.htable.sht_is_null("asrr", key) > 0:  # $shtinc does not create missing items
+                KSR.htable.sht_seti("asrr", key, 0)
+            counter = int(KSR.pv.get(f"$shtinc(asrr=>{key})") or 0)
+        ordered = dispatch.order_servers(servers, company.distribute_method, company.id, counter, down)
+        KSR.dialog.dlg_manage()
+        KSR.rr.record_route()
+        self.media_set(company.media_relay_set_id)
+        if not self.media_offer():
+            return
+        for name, value in dispatch.info_headers(
+                brand_id=company.brand_id, company_id=company.id, company_type=company.type, kind=ep.kind,
+                ident=ep.id, name=ep.name, user_id=ep.user_id, media_relay_set_id=company.media_relay_set_id):
+            KSR.hdr.append(f"{name}: {value}\r\n")
+        first, rest = ordered[0], ordered[1:]
+        KSR.pv.sets("$du", first.uri)
+        KSR.pv.sets("$avp(as_cur)", first.key)
+        KSR.pv.sets("$avp(as_next)", ",".join(s.key for s in rest))
+        KSR.tm.t_set_fr(self.fr_inv_timer, self.as_timeout_ms)
+        KSR.tm.t_on_failure("ksr_failure_as")
+        KSR.tm.t_on_reply("ksr_onreply_media")
+        self.relay()
+
+    def ksr_failure_as(self, msg: Any) -> int:
+        """Fail-over: the application server did not answer at all -> the next one."""
+        try:
+            if KSR.tm.t_is_canceled() > 0:
+                KSR.rtpengine.rtpengine_manage("")
+                return 1
+            if KSR.tm.t_branch_timeout() > 0 and KSR.tm.t_branch_replied() < 0:
+                failed = KSR.pv.get("$avp(as_cur)") or ""
+                KSR.warn(f"polyvox: application server {failed} did not answer, failing over\n")
+                if failed:
+                    KSR.htable.sht_seti("asdown", failed, 1)
+                rest = [k for k in (KSR.pv.get("$avp(as_next)") or "").split(",") if k]
+                if rest:
+                    KSR.pv.sets("$du", "sip:" + rest[0])
+                    KSR.pv.sets("$avp(as_cur)", rest[0])
+                    KSR.pv.sets("$avp(as_next)", ",".join(rest[1:]))
+                    KSR.tm.t_on_failure("ksr_failure_as")
+                    KSR.tm.t_on_reply("ksr_onreply_media")
+                    if KSR.tm.t_relay() > 0:
+                        return 1
+                KSR.rtpengine.rtpengine_manage("")
+                KSR.tm.t_reply(503, "Service Unavailable: application servers unreachable")
+                return 1
+            KSR.rtpengine.rtpengine_manage("")
+        except Exception:
+            KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+        return 1
+
+    # ------------------------------------------------------------------ application servers -> endpoints
+    def from_application_server(self, method: str) -> None:
+        if method == "REGISTER":
+            reply(403, "Forbidden: application servers do not register")
+            return
+        domain = self.repo.domain(KSR.pv.get("$rd") or "")
+        if domain is None:
+            reply(404, "Not Found: unknown domain")
+            return
+        ep = self.repo.terminal(domain.id, KSR.pv.get("$rU") or "")
+        if ep is None:
+            reply(404, "Not Found: unknown endpoint")
+            return
+        company = self.repo.company(ep.company_id)
+        KSR.textops.remove_hf_re("^X-Info-")
+        if method == "INVITE":
+            KSR.dialog.dlg_manage()
+            KSR.rr.record_route()
+            self.media_set(company.media_relay_set_id if company else None)
+        rc = KSR.registrar.lookup_uri("location", f"sip:{ep.name}@{domain.name}")
+        if rc < 0:
+            if rc == -2:
+                reply(405, "Method Not Allowed")
+            else:
+                reply(480, "Temporarily Unavailable")
+            return
+        if method == "INVITE":
+            if not self.media_offer():
+                return
+            KSR.tm.t_on_failure("ksr_failure_endpoint")
+        KSR.tm.t_on_reply("ksr_onreply_media")
+        self.relay()
+
+    def ksr_failure_endpoint(self, msg: Any) -> int:
+        try:
+            KSR.rtpengine.rtpengine_manage("")
+        except Exception:
+            KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+        return 1
+
+    # ------------------------------------------------------------------ dialogs, media, NAT
+    def within_dialog(self, method: str) -> None:
+        if KSR.rr.loose_route() > 0:
+            KSR.textops.remove_hf_re("^X-Info-")  # context is set on initial requests only
+            if not KSR.isdsturiset():
+                KSR.nathelper.handle_ruri_alias()
+            mrs = KSR.pv.get("$dlg_var(mrs)")
+            if mrs:
+                KSR.pv.seti("$avp(mrs)", int(mrs))
+            if method in ("BYE", "CANCEL"):
+                KSR.rtpengine.rtpengine_delete("")
+            elif method in ("INVITE", "UPDATE", "ACK"):
+                KSR.rtpengine.rtpengine_manage(self.rtp_flags)
+            if method in ("INVITE", "UPDATE"):
+                KSR.tm.t_on_reply("ksr_onreply_media")
+            self.relay()
+            return
+        if method == "ACK":
+            if KSR.tm.t_check_trans() > 0:
+                self.relay()
+            return
+        reply(404, "Not here")
+
+    def media_offer(self) -> bool:
+        """rtpengine offer for an initial INVITE (late offers are handled by rtpengine_manage on
+        the 200 OK / ACK). No relay reachable: the call is refused rather than sent with the
+        endpoint's own media address to the inside."""
+        if KSR.rtpengine.rtpengine_manage(self.rtp_flags) < 0 and KSR.textops.has_body_type("application/sdp") > 0:
+            KSR.err("polyvox: rtpengine offer failed\n")
+            reply(503, "Service Unavailable: media relay unavailable")
+            return False
+        return True
+
+    def media_set(self, media_relay_set_id: int | None) -> None:
+        if media_relay_set_id is not None:
+            KSR.pv.seti("$avp(mrs)", int(media_relay_set_id))
+            KSR.pv.sets("$dlg_var(mrs)", str(media_relay_set_id))
+
+    def ksr_onreply_media(self, msg: Any) -> int:
+        try:
+            status = int(KSR.pv.get("$rs"))
+            KSR.textops.remove_hf_re("^X-Info-")
+            if 100 < status < 300:
+                KSR.rtpengine.rtpengine_manage(self.rtp_flags)
+                if KSR.isbflagset(FLB_NATB):
+                    KSR.nathelper.set_contact_alias()
+        except Exception:
+            KSR.err("polyvox: reply route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+        return 1
+
+    def nat_detect(self, method: str) -> None:
+        if KSR.nathelper.nat_uac_test(19) > 0:
+            if method == "REGISTER":
+                KSR.nathelper.fix_nated_register()
+            elif KSR.siputils.is_first_hop() > 0:
+                KSR.nathelper.set_contact_alias()
+            KSR.setflag(FLT_NATS)
+
+    def relay(self) -> None:
+        if KSR.tm.t_relay() < 0:
+            KSR.sl.sl_reply_error()
+
+    # ------------------------------------------------------------------ timer process: config sync
+    def ksr_cfgsync(self, msg: Any, evname: str = "") -> int:
+        """Timer process, every ``sync_interval`` s: when config_version changed, rewrite the
+        rtpengine table from the database and reload the rtpengine module's sets. The module
+        refuses reloads closer than 10 s to the previous one (or to the start): the reload is
+        then retried on the next ticks."""
+        try:
+            version = self.repo.read_version()
+            if version != self.sync_version:
+                from polyvox.sip.render import write_rtpengine_table
+
+                nodes = self.repo.rtpengine_nodes()
+                if write_rtpengine_table(Path(self.rundir, "db"), nodes):
+                    KSR.info(f"polyvox: media relays changed ({len(nodes)} nodes), reloading rtpengine sets\n")
+                    self.reload_pending = True
+                self.sync_version = version
+            if self.reload_pending:
+                KSR.jsonrpcs.exec(json.dumps({"jsonrpc": "2.0", "method": "rtpengine.reload", "id": 1}))
+                if str(KSR.pv.get("$jsonrpl(code)")) == "200":
+                    self.reload_pending = False
+                    KSR.info("polyvox: rtpengine sets reloaded\n")
+        except Exception:
+            KSR.err("polyvox: config sync error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+        return 1
+
+
+def reply(code: int, reason: str) -> None:
+    """Stateful if a transaction exists, stateless otherwise."""
+    KSR.sl.send_reply(code, reason)
+
+
+def mod_init(settings: dict[str, Any]) -> ProxyUsers:
+    return ProxyUsers(settings)

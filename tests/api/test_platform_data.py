@@ -34,3 +34,27 @@ def test_8_13_billing_details_hidden_from_client_unless_enabled(api: Api, tokens
     assert api.get("client", "/rating_profiles", tokens["client"]).status_code == 403
     assert api.put("brand", "/companies/1", tokens["brand"], {"showInvoices": True}).status_code == 200
     assert api.get("client", "/rating_profiles", tokens["client"]).status_code == 200
+
+
+def test_5_1_2_global_operator_emulating_a_brand_sees_and_sets_platform_data(api: Api, tokens: dict[str, str]) -> None:
+    emulated = api.exchange("brand", tokens["platform"], brandId=1)
+    body = {**_company_body(api, emulated, "Emulated"), "distributeMethod": "rr", "mediaRelaySet": 1}
+    r = api.post("brand", "/companies", emulated, body)
+    assert r.status_code == 201, r.text
+    assert (r.json()["distributeMethod"], r.json()["mediaRelaySet"]) == ("rr", 1)
+    # the brand operator itself sees the same client without platform data
+    mine = api.get("brand", f"/companies/{r.json()['id']}", tokens["brand"]).json()
+    assert mine["distributeMethod"] is None and mine["mediaRelaySet"] is None
+
+
+def test_8_14_4_application_server_sets_hold_their_servers(api: Api, tokens: dict[str, str]) -> None:
+    god = tokens["platform"]
+    as2 = api.post("platform", "/application_servers", god, {"name": "as002", "ip": "10.0.0.2"}).json()["id"]
+    r = api.post("platform", "/application_server_sets", god, {"name": "big", "distributeMethod": "rr",
+                                                                "applicationServers": [1, as2]})
+    assert r.status_code == 201, r.text
+    assert r.json()["applicationServers"] == [1, as2]
+    r = api.put("platform", f"/application_server_sets/{r.json()['id']}", god, {"applicationServers": [as2]})
+    assert r.json()["applicationServers"] == [as2]
+    bad = api.post("platform", "/application_server_sets", god, {"name": "x", "applicationServers": [999]})
+    assert bad.status_code == 400

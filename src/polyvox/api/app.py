@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from polyvox.api import actions, files, query, rules  # noqa: F401  (rules register validators)
 from polyvox.api.auth import LEVELS, Principal, TokenService, exchange, login_admin, login_user
-from polyvox.api.engine import CURRENT_TZ, Engine, Resource, check_privilege
+from polyvox.api.engine import CURRENT_GOD, CURRENT_TZ, Engine, Resource, check_privilege
 from polyvox.api.errors import ApiError
 from polyvox.api.openapi import build_openapi
 
@@ -54,6 +54,7 @@ class LevelApi:
         p = self.tokens.decode(auth[7:].strip())
         if p.level != self.level:
             raise ApiError(403, f"a {p.level} token cannot be used on the {self.level} API")
+        CURRENT_GOD.set(p.is_global_operator)
         tz_name = request.query_params.get("_timezone") or p.timezone
         try:
             CURRENT_TZ.set(ZoneInfo(tz_name) if tz_name else None)

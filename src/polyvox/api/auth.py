@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import bcrypt
@@ -38,6 +38,12 @@ class Principal:
     restricted: bool = False
     on_behalf_of: str | None = None
     timezone: str | None = None  # IANA name: date-times in requests and responses use it
+    origin_level: str | None = None  # level of the administrator emulating this principal (spec 5.1.2)
+
+    @property
+    def is_global_operator(self) -> bool:
+        """The global operator, directly or emulating a brand or client (spec 5.1.2)."""
+        return self.level == "platform" or self.origin_level == "platform"
 
     def claims(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -175,6 +181,7 @@ def exchange(conn: Connection, origin: Principal, target_level: str, *, username
         if arow is None or not arow.active or arow.canImpersonate is False:
             raise ApiError(403, "this administrator is not allowed to impersonate")
     by = origin.on_behalf_of or origin.username
+    origin_level = origin.origin_level or origin.level
     a = ENTITY["Administrator"].table
     if target_level == "user":
         if not username:
@@ -185,7 +192,7 @@ def exchange(conn: Connection, origin: Principal, target_level: str, *, username
             raise ApiError(404, "user not found")
         if not row.active:
             raise ApiError(401, "Cannot impersonate inactive user")
-        return user_principal(conn, row, on_behalf_of=by)
+        return replace(user_principal(conn, row, on_behalf_of=by), origin_level=origin_level)
     if username:
         row = conn.execute(select(a).where(a.c.username == username)).first()
         if row is None or admin_level(row) != target_level:
@@ -195,7 +202,7 @@ def exchange(conn: Connection, origin: Principal, target_level: str, *, username
             raise ApiError(404, f"{target_level} administrator not found")
         if not row.active:
             raise ApiError(401, "Cannot impersonate inactive administrator")
-        return Principal(**{**asdict(p), "on_behalf_of": by})
+        return Principal(**{**asdict(p), "on_behalf_of": by, "origin_level": origin_level})
     if target_level == "brand":
         if brand_id is None:
             raise ApiError(400, "brandId or username is required", field="brandId")
@@ -203,7 +210,7 @@ def exchange(conn: Connection, origin: Principal, target_level: str, *, username
         if conn.execute(select(b.c.id).where(b.c.id == brand_id)).first() is None:
             raise ApiError(404, "brand not found")
         return Principal(level="brand", username=f"__b{brand_id}_internal", brand_id=brand_id, on_behalf_of=by,
-                         timezone=origin.timezone)
+                         timezone=origin.timezone, origin_level=origin_level)
     if client_id is None:
         raise ApiError(400, "clientId or username is required", field="clientId")
     c = ENTITY["Company"].table
@@ -211,7 +218,7 @@ def exchange(conn: Connection, origin: Principal, target_level: str, *, username
     if row is None or not _within(origin, row.id, conn, brand=row.brandId):
         raise ApiError(404, "client not found")
     return Principal(level="client", username=f"__c{client_id}_internal", brand_id=row.brandId,
-                     company_id=client_id, on_behalf_of=by, timezone=origin.timezone)
+                     company_id=client_id, on_behalf_of=by, timezone=origin.timezone, origin_level=origin_level)
 
 
 def _within(origin: Principal, company_id: int | None, conn: Connection, brand: int | None = None) -> bool:

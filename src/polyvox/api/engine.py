@@ -34,6 +34,9 @@ DEFAULT_PER_PAGE = 30
 # Timezone of the current request (the principal's, or ``_timezone``): date-times are
 # stored in UTC and shown and read in it, as IvozProvider does.
 CURRENT_TZ: ContextVar[ZoneInfo | None] = ContextVar("polyvox_tz", default=None)
+# Whether the current request comes from the global operator (directly or emulating):
+# only then are the platform-data fields (policy.GOD_ONLY) shown and written.
+CURRENT_GOD: ContextVar[bool] = ContextVar("polyvox_god", default=False)
 
 Validator = Callable[["WriteContext"], None]
 Computer = Callable[[Connection, Any], Any]
@@ -118,13 +121,11 @@ def resources_for(level: str) -> dict[str, Resource]:
     for name, exp in _exposure(level).items():
         if name not in ENTITY:
             continue
-        def lower(fields: Iterable[str], name: str = name) -> tuple[str, ...]:
-            return tuple(f for f in fields if level == "platform" or (name, f) not in policy.GOD_ONLY)
-
-        required = tuple(f for f in lower(exp["required"]) if (name, f) not in policy.NOT_REQUIRED)
+        required = tuple(f for f in exp["required"]
+                         if (name, f) not in policy.NOT_REQUIRED and (name, f) not in policy.GOD_ONLY)
 
         out[name] = Resource(level=level, ent=ENTITY[name], ops=tuple(exp["ops"]), collection=tuple(exp["collection"]),
-                             item=tuple(exp["item"]), write=lower(exp["write"]), required=required,
+                             item=tuple(exp["item"]), write=tuple(exp["write"]), required=required,
                              simple=tuple(exp.get("simple", ())))
     return out
 
@@ -352,7 +353,7 @@ class Engine:
             f = res.fdef(name)
             if f is None:
                 continue
-            if (self.level != "platform" and (res.name, name) in policy.GOD_ONLY) or (
+            if ((res.name, name) in policy.GOD_ONLY and not CURRENT_GOD.get()) or (
                     hide_billing and (res.name, name) in policy.BILLING_DETAIL_FIELDS):
                 out[name] = None
             elif (res.name, name) in policy.PASSWORD_FIELDS:
@@ -442,7 +443,7 @@ class Engine:
         m2m: dict[str, list[int]] = {}
         writable = set(res.write)
         for name, raw in body.items():
-            if name not in writable:
+            if name not in writable or ((res.name, name) in policy.GOD_ONLY and not p.is_global_operator):
                 continue  # read-only or unknown at this level: ignored, as IvozProvider does
             f = res.fdef(name)
             if f is None or f.kind == "computed":

@@ -69,6 +69,8 @@ class ManyToMany:
 
 
 M2M: dict[tuple[str, str], ManyToMany] = {
+    ("ApplicationServerSet", "applicationServers"): ManyToMany(
+        "ApplicationServerSetRelApplicationServer", "applicationServerSet", "applicationServer", "ApplicationServer"),
     ("Brand", "features"): ManyToMany("FeaturesRelBrand", "brand", "feature", "Feature"),
     ("Brand", "proxyTrunks"): ManyToMany("ProxyTrunksRelBrand", "brand", "proxyTrunk", "ProxyTrunk"),
     ("Brand", "applicationServerSets"): ManyToMany(
@@ -104,6 +106,8 @@ M2M: dict[tuple[str, str], ManyToMany] = {
 
 # Relation entities that the contract does not expose but the model needs.
 EXTRA_ENTITIES: dict[str, dict[str, str]] = {
+    "ApplicationServerSetRelApplicationServer": {"applicationServerSet": "ApplicationServerSet",
+                                                 "applicationServer": "ApplicationServer"},
     "BrandsRelApplicationServerSet": {"brand": "Brand", "applicationServerSet": "ApplicationServerSet"},
     "BrandsRelMediaRelaySet": {"brand": "Brand", "mediaRelaySet": "MediaRelaySet"},
     "CompanyRelGeoIpCountry": {"company": "Company", "country": "Country"},
@@ -127,7 +131,8 @@ _CONTACT_FIELDS = ("name", "lastname", "email", "externalNumber", "workPhone", "
 EXTRA_EXPOSURE: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
     "platform": {"Contact": {"ops": ("get", "list"), "collection": ("brand", "company", *_CONTACT_FIELDS),
                              "item": ("brand", "company", *_CONTACT_FIELDS), "write": (), "required": ()}},
-    "brand": {"Contact": {"ops": ("create", "delete", "get", "list", "update"),
+    "brand": {"Company": {"extra_fields": ("distributeMethod",)},  # platform data, see GOD_ONLY
+              "Contact": {"ops": ("create", "delete", "get", "list", "update"),
                           "collection": ("company", *_CONTACT_FIELDS), "item": ("company", *_CONTACT_FIELDS),
                           "write": ("company", *_CONTACT_FIELDS), "required": ("email",)}},
     "client": {"Contact": {"extra_fields": ("externalNumber",), "required": ("email",)}},

@@ -40,7 +40,9 @@ def load(conn: Connection, host: str = "127.0.0.1") -> list[str]:
     trunk = insert(conn, "ProxyTrunk", name="proxytrunks", ip=host)
     app_set = insert(conn, "ApplicationServerSet", name="default", description="Standalone application servers",
                      distributeMethod="hash")
-    insert(conn, "ApplicationServer", name="as001", ip=host)
+    as001 = insert(conn, "ApplicationServer", name="as001", ip=host)
+    conn.execute(ENTITY["ApplicationServerSetRelApplicationServer"].table.insert().values(
+        applicationServerSetId=app_set, applicationServerId=as001))
     relay_set = insert(conn, "MediaRelaySet", name="default", description="Standalone media relays")
     insert(conn, "Rtpengine", mediaRelaySet=relay_set, url="udp:127.0.0.1:22222", weight=1, disabled=False,
            description="standalone rtpengine")

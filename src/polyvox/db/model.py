@@ -151,7 +151,7 @@ def build() -> None:
             if (name, fname) in policy.COMPUTED or kind == "virtual":
                 fdefs[fname] = FieldDef(fname, "computed")
                 continue
-            if kind == "array":
+            if kind == "array" or (name, fname) in policy.M2M:
                 m2m = policy.M2M.get((name, fname))
                 if m2m:
                     fdefs[fname] = FieldDef(fname, "m2m", target=m2m.target)

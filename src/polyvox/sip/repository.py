@@ -251,12 +251,23 @@ class Repository:
     def application_servers(self, set_id: int | None) -> tuple[AppServer, ...]:
         """Members of an application server set, ordered by id.
 
-        The data model has no set-to-server relation yet (``ApplicationServerSet.applicationServers``
-        is not stored), so every set holds every application server: as the spec says (8.14.4),
-        as soon as an application server is added the proxies balance load using it.
+        A set without members uses every application server: as spec 8.14.4 says, as soon as
+        an application server is added the proxies balance load using it.
         """
-        _ = set_id
-        return self.all_application_servers()
+        if set_id is None:
+            return self.all_application_servers()
+
+        def load() -> tuple[AppServer, ...]:
+            from polyvox.db.model import ENTITY
+
+            rel = ENTITY["ApplicationServerSetRelApplicationServer"].table
+            ids = {r[0] for r in self._execute(select(rel.c.applicationServerId)
+                                               .where(rel.c.applicationServerSetId == set_id)).all()}
+            every = self.all_application_servers()
+            members = tuple(s for s in every if s.id in ids)
+            return members or every
+
+        return self._cached(("set_members", set_id), load)  # type: ignore[no-any-return]
 
     def application_server_at(self, host: str, port: int) -> AppServer | None:
         """The application server sending from ``host:port``, if any (trusted, inside traffic)."""

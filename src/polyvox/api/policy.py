@@ -54,7 +54,7 @@ COMPUTED = {
     ("MatchList", "generic"), ("SpecialNumber", "global"), ("RouteLock", "openExtension"),
     ("Terminal", "status"), ("User", "status"), ("Friend", "status"), ("ResidentialDevice", "status"),
     ("RetailAccount", "status"), ("User", "oldPass"),
-    ("RouteLock", "closeExtension"), ("RouteLock", "toggleExtension"), ("ApplicationServerSet", "applicationServers"),
+    ("RouteLock", "closeExtension"), ("RouteLock", "toggleExtension"),
 }
 
 

@@ -177,6 +177,14 @@ def scope_clause(ent: EntityDef, p: Principal, write: bool = False) -> ColumnEle
                 assert cf.column
                 clause = or_(clause, and_(ent.table.c[cf.column].is_(None),
                                           _path_clause(ent, ent.brand_path, p.brand_id)))
+        elif name in policy.CLIENT_VIA:
+            if write:
+                return false()
+            link_name, link_field = policy.CLIENT_VIA[name]
+            link = ENTITY[link_name]
+            lf, cf = link.fields[link_field], link.fields["company"]
+            assert lf.column and cf.column
+            clause = ent.table.c.id.in_(select(link.table.c[lf.column]).where(link.table.c[cf.column] == p.company_id))
         elif ent.brand_path is not None:
             if write:
                 return false()

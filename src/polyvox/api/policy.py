@@ -184,3 +184,11 @@ BILLING_DETAIL_ENTITIES = {"Invoice", "RatingProfile", "RatingPlanGroup"}
 # Fields the contract marks required that a provider does not have at creation time
 # (a user's voicemail and contact are created with or after the user).
 NOT_REQUIRED = {("User", "voicemail"), ("User", "contact")}
+
+# Brand rows a client administrator may read only when they are linked to the client:
+# entity -> (linking entity, its field pointing at the row). Rating plan groups through the
+# client's rating profiles, routing tags through the tags enabled for the client.
+CLIENT_VIA: dict[str, tuple[str, str]] = {
+    "RatingPlanGroup": ("RatingProfile", "ratingPlanGroup"),
+    "RoutingTag": ("CompanyRelRoutingTag", "routingTag"),
+}

@@ -5,18 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine as SqlEngine
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -170,22 +168,12 @@ class LevelApi:
                 self.engine.check_billing_entity(c, res, p)
                 hidden = self.engine.billing_hidden(c, p)
                 sel = query.apply(res, q, self.engine.base_select(res, p))
-                total = c.execute(select(func.count()).select_from(sel.order_by(None).subquery())).scalar() or 0
-                if q.paginate:
-                    sel = sel.limit(q.per_page).offset((q.page - 1) * q.per_page)
-                rows = c.execute(sel).all()
+                total, rows = query.fetch_page(c, sel, q)
                 return total, [self.engine.row_to_dict(c, res, r, fields, hidden=hidden) for r in rows]
 
             total, items = self.run(do)
-            pages = max(1, math.ceil(total / q.per_page)) if q.paginate else 1
-            headers = {"X-Total-Items": str(total), "X-Total-Pages": str(pages)}
-            if q.paginate:
-                params = [(k, v) for k, v in request.query_params.multi_items() if k != "_page"]
-                url = f"{self.prefix}/{res.path}?"
-                headers["X-First-Page"] = url + urlencode([*params, ("_page", "1")])
-                headers["X-Last-Page"] = url + urlencode([*params, ("_page", str(pages))])
-                if q.page < pages:
-                    headers["X-Next-Page"] = url + urlencode([*params, ("_page", str(q.page + 1))])
+            headers = query.paging_headers(f"{self.prefix}/{res.path}", list(request.query_params.multi_items()),
+                                           q, total)
             return self.render_collection(res, items, fmt, headers, total, fields)
 
         return handler

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
@@ -195,3 +196,25 @@ def check_properties(res: Resource, props: list[str], fields: tuple[str, ...]) -
     if unknown:
         raise ApiError(400, f"Unknown property: {unknown[0]}", field="_properties")
     return tuple(p for p in props if p != "id")
+
+
+def fetch_page(conn: Any, sel: Select[Any], q: Query) -> tuple[int, list[Any]]:
+    """The total number of matching rows and the rows of the requested page."""
+    total = conn.execute(select(func.count()).select_from(sel.order_by(None).subquery())).scalar() or 0
+    if q.paginate:
+        sel = sel.limit(q.per_page).offset((q.page - 1) * q.per_page)
+    return int(total), list(conn.execute(sel).all())
+
+
+def paging_headers(path: str, params: list[tuple[str, str]], q: Query, total: int) -> dict[str, str]:
+    """X-Total-Items, X-Total-Pages and the first/next/last page links of IvozProvider's API."""
+    pages = max(1, -(-total // q.per_page)) if q.paginate else 1
+    headers = {"X-Total-Items": str(total), "X-Total-Pages": str(pages)}
+    if q.paginate:
+        rest = [(k, v) for k, v in params if k != "_page"]
+        url = f"{path}?"
+        headers["X-First-Page"] = url + urlencode([*rest, ("_page", "1")])
+        headers["X-Last-Page"] = url + urlencode([*rest, ("_page", str(pages))])
+        if q.page < pages:
+            headers["X-Next-Page"] = url + urlencode([*rest, ("_page", str(q.page + 1))])
+    return headers

@@ -4,16 +4,14 @@ parameter reading, scoped collections and ad-hoc representations."""
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.engine import Connection
 
 from polyvox.api import policy, query
@@ -238,25 +236,15 @@ def collection(api: LevelApi, request: Request, res: Resource, p: Principal,
     def do(c: Connection) -> tuple[int, list[dict[str, Any]]]:
         check_privilege(c, p, privilege or res, "list")
         sel = query.apply(res, q, build(c))
-        total = c.execute(select(func.count()).select_from(sel.order_by(None).subquery())).scalar() or 0
-        if q.paginate:
-            sel = sel.limit(q.per_page).offset((q.page - 1) * q.per_page)
+        total, rows = query.fetch_page(c, sel, q)
         items = []
-        for row in c.execute(sel).all():
+        for row in rows:
             item = api.engine.row_to_dict(c, res, row, out_fields, expand=expand)
             items.append(after(c, row, item) if after else item)
         return total, items
 
     total, items = api.run(do)
-    pages = max(1, math.ceil(total / q.per_page)) if q.paginate else 1
-    headers = {"X-Total-Items": str(total), "X-Total-Pages": str(pages)}
-    if q.paginate:
-        params = [(k, v) for k, v in request.query_params.multi_items() if k != "_page"]
-        url = f"{request.url.path}?"
-        headers["X-First-Page"] = url + urlencode([*params, ("_page", "1")])
-        headers["X-Last-Page"] = url + urlencode([*params, ("_page", str(pages))])
-        if q.page < pages:
-            headers["X-Next-Page"] = url + urlencode([*params, ("_page", str(q.page + 1))])
+    headers = query.paging_headers(request.url.path, list(request.query_params.multi_items()), q, total)
     return api.render_collection(res, items, fmt, headers, total, out_fields)
 
 

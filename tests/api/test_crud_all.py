@@ -44,14 +44,8 @@ UPDATE_FIELD = {"RatingPlan": "weight", "DestinationRate": "cost", "Voicemail": 
                 "AdministratorRelPublicEntity": "read", "BrandService": "code", "CompanyService": "code"}
 
 KNOWN: dict[tuple[str, str], str] = {
-    ("brand", "CompanyRelCodec"): "BUG: no Codec reference rows (spec 1.3.1 lists the supported codecs); "
-                                  "GET /codecs is empty so no company codec can be created",
-    ("brand", "MatchListPattern"): "BUG: a pattern of a brand-level match list is invisible to its creator "
-                                   "(brand_path goes matchList->company->brand and the list has no company)",
     ("user", "FaxesInOut"): "BUG: the user level declares create and delete on faxes_in_outs, but FaxesInOut has no "
                             "user path: every row, even one the user just sent, is read-only there (DELETE 403)",
-    ("user", "Voicemail"): "BUG: users get no voicemail of their own (spec 10.1.11: all users start with a "
-                           "pre-configured voicemail), so the user level has none to read or update",
 }
 
 

@@ -86,7 +86,7 @@ def test_client_dashboard(api: Api, tokens: dict[str, str], db: Engine) -> None:
     assert dash["client"] == {"name": "DemoCompany", "nif": "87654321B", "postalCode": "48002",
                               "domainUsers": "127.0.0.1", "maxCalls": 0}
     assert (dash["userNum"], dash["extensionNum"], dash["ddiNum"], dash["voiceMailNum"],
-            dash["residentialDeviceNum"], dash["retailsAccountNum"]) == (2, 2, 0, 1, 0, 0)
+            dash["residentialDeviceNum"], dash["retailsAccountNum"]) == (2, 2, 0, 3, 0, 0)  # Alice, Bob (10.1.11), Sales
     assert dash["latestUsers"][0] == {"name": "Bob", "lastName": "Demo", "extension": "102", "outgoingDdi": ""}
     # stored in UTC, shown in the client administrator's timezone (Europe/Madrid, UTC+2 in May)
     assert dash["latestBillableCalls"] == [{"startTime": "2024-05-01 12:00:00", "caller": "101",

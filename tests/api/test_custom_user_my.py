@@ -110,7 +110,9 @@ def test_company_lists(api: Api, tokens: dict[str, str], db: Engine) -> None:
     assert [e["number"] for e in exts.json()] == ["102"] and exts.headers["X-Total-Items"] == "2"
     add(db, "Voicemail", company=d.company, name="Sales", enabled=True, sendMail=False, attachSound=False)
     add(db, "Voicemail", company=d.company, name="Off", enabled=False, sendMail=False, attachSound=False)
-    assert [v["name"] for v in api.get("user", "/my/company_voicemails", tokens["user"]).json()] == ["Sales"]
+    # enabled voicemails of the client: the users' own (spec 10.1.11) and Sales, not the disabled one
+    names = [v["name"] for v in api.get("user", "/my/company_voicemails", tokens["user"]).json()]
+    assert sorted(names) == ["Alice Demo", "Bob Demo", "Sales"]
     problem(api.get("user", "/my/company_extensions?_page=0", tokens["user"]), 400, "_page")
 
 

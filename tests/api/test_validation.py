@@ -235,8 +235,6 @@ def test_rating_profile_currency_must_match_carrier(mod_factory: Factory, mod_to
     post_refused(mod_factory, "brand", "RatingProfile", tok, body, "ratingPlanGroup")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a required date-time whose contract default is 'CURRENT_TIMESTAMP' "
-                                       "(RatingProfile.activationTime) is parsed literally: 400 instead of now")
 def test_rating_profile_activation_time_defaults_to_now(mod_factory: Factory, mod_tokens: dict[str, str]) -> None:
     tok = mod_tokens["brand"]
     body = mod_factory.body("brand", "RatingProfile", tok, ratingPlanGroup=mod_factory.create("brand",
@@ -275,8 +273,6 @@ def test_proxy_trunk_in_use_cannot_be_unassigned_or_deleted(mod_api: Api, mod_fa
     assert mod_api.delete("platform", f"/proxy_trunks/{trunk}", god).status_code == 204
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a carrier may use any proxy trunk address, also one the platform did "
-                                       "not assign to its brand (spec 8.14.2)")
 def test_carrier_proxy_trunk_must_be_assigned_to_the_brand(mod_factory: Factory, mod_tokens: dict[str, str]) -> None:
     tok = mod_tokens["brand"]
     foreign = mod_factory.create("platform", "ProxyTrunk")["id"]

@@ -51,8 +51,9 @@ def register(api: LevelApi) -> None:
 
     if api.level != "user":
         add("get", "/my/profile", profile, "Current administrator's profile and privileges")
-        for action, privs in (("grant_all", (True, True, True, True)), ("grant_read_only", (False, True, False, False)),
-                              ("revoke_all", (False, False, False, False))):
+        bulk = (("grant_all", (True, True, True, True)), ("grant_read_only", (False, True, False, False)),
+                ("revoke_all", (False, False, False, False)))
+        for action, privs in bulk if "Administrator" in api.engine.resources else ():
             add("post", f"/administrators/{{ident}}/{action}", _grant(api, privs),
                 f"{action.replace('_', ' ').capitalize()} on every resource for a restricted administrator")
 

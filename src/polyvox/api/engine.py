@@ -209,7 +209,13 @@ def scope_clause(ent: EntityDef, p: Principal, write: bool = False) -> ColumnEle
 
 def check_privilege(conn: Connection, p: Principal, res: Resource, op: str) -> None:
     """Restricted administrators (spec 19) need an explicit privilege per resource."""
-    if not p.restricted or p.admin_id is None:
+    if p.admin_id is None:
+        return
+    a = ENTITY["Administrator"].table
+    admin = conn.execute(select(a.c.restricted, a.c.active).where(a.c.id == p.admin_id)).first()
+    if admin is None or not admin.active:
+        raise ApiError(401, "This administrator no longer exists or is disabled")
+    if not admin.restricted:
         return
     rel = ENTITY["AdministratorRelPublicEntity"].table
     pe = ENTITY["PublicEntity"].table
@@ -249,6 +255,8 @@ def parse_scalar(f: FieldDef, path: str, v: Any) -> Any:
     """Check and convert one input value; raise a 400 naming the field."""
     if v is None:
         return None
+    if f.type == "date-time" and v == "CURRENT_TIMESTAMP" and v == f.default:
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     t = f.type
     if t == "integer":
         if isinstance(v, bool) or not isinstance(v, int):
@@ -450,6 +458,7 @@ class Engine:
         values: dict[str, Any] = {}
         m2m: dict[str, list[int]] = {}
         writable = set(res.write)
+        parents = {path[0] for path in (res.ent.brand_path, res.ent.company_path) if path}
         for name, raw in body.items():
             if name not in writable or ((res.name, name) in policy.GOD_ONLY and not p.is_global_operator):
                 continue  # read-only or unknown at this level: ignored, as IvozProvider does
@@ -469,7 +478,8 @@ class Engine:
                 values[f.column] = raw
             elif f.kind == "ref":
                 assert f.column and f.target
-                values[f.column] = self.check_ref(conn, p, f, name, raw)
+                # the row's parent must be writable by the principal, other references readable
+                values[f.column] = self.check_ref(conn, p, f, name, raw, write=name in parents)
             elif f.kind == "group":
                 if raw is None or f.is_file:
                     continue  # file metadata follows uploads only (polyvox.api.files)
@@ -517,7 +527,8 @@ class Engine:
                     raise invalid(name, "This value should not be blank.")
         return values, m2m
 
-    def check_ref(self, conn: Connection, p: Principal, f: FieldDef, path: str, raw: Any) -> int | None:
+    def check_ref(self, conn: Connection, p: Principal, f: FieldDef, path: str, raw: Any,
+                  write: bool = False) -> int | None:
         if raw is None or raw == "":
             return None
         if isinstance(raw, dict) and "id" in raw:
@@ -531,11 +542,12 @@ class Engine:
         assert f.target
         target = ENTITY[f.target]
         q = select(target.table.c.id).where(target.table.c.id == ident)
-        clause = scope_clause(target, p)
+        clause = scope_clause(target, p, write=write and p.level != "platform")
         if clause is not None:
             q = q.where(clause)
         if conn.execute(q).first() is None:
-            raise invalid(path, f"{f.target} #{ident} does not exist or is not accessible.")
+            raise invalid(path, f"{f.target} #{ident} does not exist or is not accessible"
+                                + (" for writing." if write else "."))
         return ident
 
     def set_owner(self, res: Resource, p: Principal, values: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ CLIENT_OWNED = {
     "Calendar", "CallAcl", "CallForwardSetting", "ConditionalRoute", "ConferenceRoom", "Contact",
     "ExternalCallFilter", "HuntGroup", "Ivr", "Locution", "MatchList", "MusicOnHold", "PickUpGroup",
     "Queue", "Recording", "RouteLock", "Schedule", "UsersCdr", "Domain", "CompanyService", "BalanceMovement",
-    "BalanceNotification", "CallCsvScheduler", "Webhook", "Location", "OutgoingDdiRule",
+    "BalanceNotification", "CallCsvScheduler", "Webhook", "Location", "OutgoingDdiRule", "CallCsvReport",
 }
 # Entities whose rows belong to a brand although the contract's brand level does not
 # expose the owner field.

@@ -354,3 +354,38 @@ def _administrator_written(conn: Connection, admin_id: int, _op: str) -> None:
 
 
 AFTER_WRITE.setdefault("Administrator", []).append(_administrator_written)
+
+
+@validator("Carrier", "DdiProvider")
+def provider_proxy_trunk(ctx: WriteContext) -> None:
+    """Spec 8.14.2: providers use one of the proxy trunks addresses the platform assigned to the brand."""
+    trunk = ctx.value("proxyTrunkId")
+    if trunk is None:
+        return
+    rel = _t("ProxyTrunksRelBrand")
+    ok = ctx.conn.execute(select(rel.c.id).where(rel.c.brandId == ctx.value("brandId"),
+                                                 rel.c.proxyTrunkId == trunk)).first()
+    if ok is None:
+        raise invalid("proxyTrunk", "This proxy trunks address is not assigned to the brand.")
+
+
+def _user_created(conn: Connection, user_id: int, op: str) -> None:
+    """Spec 10.1.11: every user starts with a voicemail of its own."""
+    if op != "create":
+        return
+    create_user_voicemail(conn, user_id)
+
+
+def create_user_voicemail(conn: Connection, user_id: int) -> None:
+    u, v = _t("User"), _t("Voicemail")
+    row = conn.execute(select(u.c.companyId, u.c.name, u.c.lastname, u.c.email).where(u.c.id == user_id)).first()
+    if row is None or conn.execute(select(v.c.id).where(v.c.userId == user_id)).first() is not None:
+        return
+    name = " ".join(x for x in (row.name, row.lastname) if x)[:200] or f"user {user_id}"
+    vid = conn.execute(v.insert().values(companyId=row.companyId, userId=user_id, name=name, email=row.email,
+                                         enabled=True, sendMail=bool(row.email), attachSound=True)
+                       ).inserted_primary_key[0]  # type: ignore[index]
+    conn.execute(u.update().where(u.c.id == user_id).values(voicemailId=vid))
+
+
+AFTER_WRITE.setdefault("User", []).append(_user_created)

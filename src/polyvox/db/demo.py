@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 from polyvox import refdata
 from polyvox.api.actions import set_privileges  # noqa: F401  (kept for restricted demo admins)
 from polyvox.api.auth import hash_password
+from polyvox.api.rules import create_user_voicemail
 from polyvox.db.model import ENTITY
 from polyvox.db.reference import load_brand_routing
 from polyvox.db.seed import create_admin, find, insert
@@ -83,6 +84,7 @@ def load(conn: Connection, host: str = "127.0.0.1") -> list[str]:
             active=True, doNotDisturb=False, isBoss=False, maxCalls=0, externalIpCalls="0", rejectCallMethod="rfc",
             multiContact=True, gsQRCode=False, useDefaultLocation=True, terminalId=tid, languageId=lang_en,
             timezoneId=madrid)).inserted_primary_key[0])  # type: ignore[index]
+        create_user_voicemail(conn, uid)
         eid = insert(conn, "Extension", company=company, number=ext, routeType="user", user=uid)
         conn.execute(ENTITY["User"].table.update().where(ENTITY["User"].table.c.id == uid).values(extensionId=eid))
     return credentials(host)

@@ -17,6 +17,14 @@ def _bulk(conn: Connection, entity: str, rows: list[dict[str, object]]) -> None:
         conn.execute(ENTITY[entity].table.insert(), [columns(entity, r, fit=True) for r in rows])
 
 
+# Codecs clients may enable (spec 1.3.1, 9.1.3 retail/wholesale transcoding through rtpengine).
+CODECS = (
+    ("audio", "PCMA", "alaw G.711"), ("audio", "PCMU", "ulaw G.711"), ("audio", "G722", "G.722"),
+    ("audio", "G729", "G.729"), ("audio", "GSM", "GSM"), ("audio", "iLBC", "iLBC"), ("audio", "opus", "Opus"),
+    ("audio", "speex", "Speex"), ("video", "H264", "H.264"), ("video", "VP8", "VP8"),
+)
+
+
 def load(conn: Connection) -> None:
     _bulk(conn, "Language", [lang.to_api() for lang in refdata.languages()])
     _bulk(conn, "Currency", [c.to_api() for c in refdata.currencies()])
@@ -31,6 +39,7 @@ def load(conn: Connection) -> None:
         for content in tpl.contents:
             lang = find(conn, "Language", iden=content.language)
             insert(conn, "NotificationTemplateContent", notificationTemplate=tid, language=lang, **content.to_api())
+    _bulk(conn, "Codec", [{"type": t, "iden": i, "name": n} for t, i, n in CODECS])
     load_transformation_sets(conn, country_ids)
 
 

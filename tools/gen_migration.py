@@ -23,12 +23,12 @@ HELPER = '''
 _pending: list[tuple[str, sa.ForeignKeyConstraint]] = []
 
 
-def _create_table(name: str, *elements: object) -> None:
+def _create_table(name: str, *elements: object, **kw: object) -> None:
     if op.get_bind().dialect.name == "sqlite":
-        op.create_table(name, *elements)
+        op.create_table(name, *elements, **kw)
         return
     _pending.extend((name, e) for e in elements if isinstance(e, sa.ForeignKeyConstraint))
-    op.create_table(name, *[e for e in elements if not isinstance(e, sa.ForeignKeyConstraint)])
+    op.create_table(name, *[e for e in elements if not isinstance(e, sa.ForeignKeyConstraint)], **kw)
 
 
 def _add_pending_foreign_keys() -> None:

@@ -341,3 +341,55 @@ def app_servers(pv: Platform) -> Iterator[callable]:  # type: ignore[valid-type]
             conn.execute(insert(a).values(**row))
         conn.execute(update(c).where(c.c.id == pv.company_id()).values(distributeMethod=method))
     pv.bump()
+
+
+# ----------------------------------------------------------------------------- proxy-trunks
+@dataclass
+class Trunks:
+    """proxy-trunks started on its own free port next to the session's proxy-users (same
+    database). Its trusted proxy-users address (``users_proxy``) is a test UA, ``users``, so the
+    tests can play proxy-users (retail calls in and out)."""
+
+    pf: Platform
+    settings: ProxySettings
+    proxy: tuple[str, int]
+    kamailio: Proc
+    users: UA
+    uas: list[UA] = field(default_factory=list)
+
+    def ua(self, user: str, domain: str = DOMAIN, port: int = 0) -> UA:
+        ua = UA(user, domain, self.proxy, port=port)
+        self.uas.append(ua)
+        return ua
+
+
+@pytest.fixture(scope="session")
+def trunks_platform(platform: Platform) -> Iterator[Trunks]:
+    from polyvox.db.cdr import kam_trunks_cdrs
+
+    kam_trunks_cdrs.create(platform.engine, checkfirst=True)
+    port = free_port()
+    users = UA("proxy-users", DOMAIN, ("127.0.0.1", port))
+    settings = platform.settings.with_(name="proxy-trunks", port=port, users_proxy=f"127.0.0.1:{users.port}",
+                                       carrier_timeout_ms=1000)
+    rendered = render.render(settings)
+    kam = Proc(rendered.argv, platform.tmp / "kamailio-trunks.log", "proxy-trunks")
+    try:
+        _wait_ready(("127.0.0.1", port), kam)
+        yield Trunks(pf=platform, settings=settings, proxy=("127.0.0.1", port), kamailio=kam, users=users)
+    finally:
+        kam.stop()
+        users.close()
+
+
+@pytest.fixture()
+def trunks(trunks_platform: Trunks) -> Iterator[Trunks]:
+    assert trunks_platform.kamailio.alive(), trunks_platform.kamailio.tail()
+    trunks_platform.users.drain(0.05)
+    trunks_platform.users.pending.clear()
+    yield trunks_platform
+    for ua in trunks_platform.uas:
+        ua.close()
+    trunks_platform.uas.clear()
+    if os.environ.get("POLYVOX_SIP_TEST_LOG"):
+        print(trunks_platform.kamailio.tail(80))

@@ -190,11 +190,24 @@ def build() -> None:
         ent.company_path = _owner_path(ent.name, "Company")
         direct_brand = "brand" in ent.fields and ent.fields["brand"].kind == "ref"
         if ent.company_path is not None and ent.company_path != () and not direct_brand:
-            # rows below a client belong to that client's brand
-            ent.brand_path = (*ent.company_path, "brand")
+            # rows below a client belong to that client's brand; stop at the first parent with
+            # its own brand (a brand-level match list or administrator has no client)
+            ent.brand_path = _brand_along(ent, ent.company_path)
         else:
             ent.brand_path = _owner_path(ent.name, "Brand")
         ent.user_path = _owner_path(ent.name, "User", max_depth=2)
+
+
+def _brand_along(ent: EntityDef, company_path: tuple[str, ...]) -> tuple[str, ...]:
+    cur = ent
+    for i, hop in enumerate(company_path):
+        target = cur.fields[hop].target
+        assert target is not None
+        cur = ENTITY[target]
+        f = cur.fields.get("brand")
+        if f is not None and f.kind == "ref":
+            return (*company_path[: i + 1], "brand")
+    return (*company_path, "brand")
 
 
 _PREFERRED = ("company", "brand", "user")
@@ -271,3 +284,6 @@ config_version = Table(
     Column("id", Integer, primary_key=True),
     Column("version", Integer, nullable=False, default=0),
 )
+
+# SIP state written by the proxies (registrations, call records), on the same metadata.
+from polyvox.db import cdr, location  # noqa: E402, F401

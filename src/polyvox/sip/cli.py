@@ -25,6 +25,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     sip = sub.add_parser("sip", help="SIP proxies (Kamailio with the Python KEMI routing script)")
     sips = sip.add_subparsers(dest="sipcmd", required=True)
     for name, hlp in (("proxy-users", "run proxy-users in the foreground (renders its config, then execs kamailio)"),
+                      ("proxy-trunks", "run proxy-trunks in the foreground (renders its config, then execs kamailio)"),
                       ("render", "only render proxy-users' run directory and print the kamailio command")):
         p = sips.add_parser(name, help=hlp)
         p.add_argument("--host", help="listen address (POLYVOX_SIP_HOST, default the API host)")
@@ -45,8 +46,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def proxy_settings(settings: config.Settings, args: argparse.Namespace | None = None,
-                   host: str | None = None) -> sip_settings.ProxySettings:
-    s = sip_settings.from_env(settings.home, settings.database_url, host or settings.api_host)
+                   host: str | None = None, role: str = "proxy-users") -> sip_settings.ProxySettings:
+    make = sip_settings.trunks_from_env if role == "proxy-trunks" else sip_settings.from_env
+    s = make(settings.home, settings.database_url, host or settings.api_host)
     if args is not None:
         kw = {k: v for k, v in (("host", args.host), ("port", args.port), ("advertise", args.advertise),
                                 ("children", args.children)) if v is not None}
@@ -68,7 +70,7 @@ def rtpengine_settings(settings: config.Settings, args: argparse.Namespace | Non
 
 def run(settings: config.Settings, args: argparse.Namespace) -> int:
     if args.cmd == "sip":
-        ps = proxy_settings(settings, args)
+        ps = proxy_settings(settings, args, role=args.sipcmd)
         if not render.kamailio_binary():
             print("kamailio not found: apt-get install kamailio kamailio-python3-modules kamailio-extra-modules",
                   file=sys.stderr)
@@ -120,6 +122,9 @@ def roles(settings: config.Settings, host: str) -> tuple[list[Role], list[str]]:
         ps = proxy_settings(settings, host=host)
         out.append(Role("proxy-users", [*py, "sip", "proxy-users", "--host", ps.host],
                         f"proxy-users:     sip:{ps.host}:{ps.port} (UDP/TCP), run dir {ps.rundir}"))
+        ts = proxy_settings(settings, host=host, role="proxy-trunks")
+        out.append(Role("proxy-trunks", [*py, "sip", "proxy-trunks", "--host", ts.host],
+                        f"proxy-trunks:    sip:{ts.host}:{ts.port} (UDP/TCP), run dir {ts.rundir}"))
     else:
         warnings.append("kamailio not installed (apt-get install kamailio kamailio-python3-modules "
                         "kamailio-extra-modules): no SIP proxy")

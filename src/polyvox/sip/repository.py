@@ -21,6 +21,7 @@ fork).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import time
 from collections.abc import Callable
@@ -46,14 +47,23 @@ class Domain:
 
 @dataclass(frozen=True)
 class Endpoint:
-    kind: str  # terminal (friends, retail accounts and residential devices come later)
+    kind: str  # terminal | friend | retail | residential
     id: int
     name: str
     password: str
     company_id: int
-    domain_id: int
+    domain_id: int | None
     user_id: int | None
     multi_contact: bool
+    direct: bool = False  # direct connectivity: fixed ip:port, identified by source address
+    ip: str | None = None
+    port: int | None = None
+    outgoing_ddi_id: int | None = None
+    max_calls: int = 0
+
+
+# endpoint tables other than terminals: kind -> entity
+OTHER_KINDS = {"friend": "Friend", "retail": "RetailAccount", "residential": "ResidentialDevice"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,8 @@ class Company:
     application_server_set_id: int | None
     media_relay_set_id: int | None
     distribute_method: str
+    outgoing_ddi_id: int | None = None
+    max_calls: int = 0
 
 
 def make_engine(url: str) -> Engine:
@@ -88,6 +100,13 @@ def _tables() -> dict[str, Any]:
         "app_server": ENTITY["ApplicationServer"].table,
         "rtpengine": ENTITY["Rtpengine"].table,
         "config_version": config_version,
+        "friend": ENTITY["Friend"].table,
+        "retail": ENTITY["RetailAccount"].table,
+        "residential": ENTITY["ResidentialDevice"].table,
+        "trusted": ENTITY["Trusted"].table,
+        "ddi": ENTITY["Ddi"].table,
+        "routing_tag": ENTITY["RoutingTag"].table,
+        "company_tag": ENTITY["CompanyRelRoutingTag"].table,
     }
 
 
@@ -102,6 +121,7 @@ class Repository:
         self._engine = engine
         self._pid = os.getpid() if engine is not None else 0
         self._conn: Connection | None = None
+        self._location_ready = False
         self._cache: dict[tuple[Any, ...], Any] = {}
         self.version: int | None = None
         self._checked_at = float("-inf")
@@ -112,12 +132,13 @@ class Repository:
                           .where(func.lower(d.c.domain) == bindparam("name"), d.c.pointsTo == "proxyusers")
                           .order_by(d.c.id).limit(1))
         self._q_terminal = (select(te.c.id, te.c.name, te.c.password, te.c.companyId, te.c.domainId,
-                                   u.c.id.label("userId"), u.c.multiContact)
+                                   u.c.id.label("userId"), u.c.multiContact, u.c.maxCalls)
                             .select_from(te.outerjoin(u, u.c.terminalId == te.c.id))
                             .where(te.c.domainId == bindparam("domain_id"), te.c.name == bindparam("name"))
                             .order_by(te.c.id, u.c.id).limit(1))
         self._q_company = select(c.c.id, c.c.brandId, c.c.type, c.c.name, c.c.applicationServerSetId,
-                                 c.c.mediaRelaySetId, c.c.distributeMethod).where(c.c.id == bindparam("id"))
+                                 c.c.mediaRelaySetId, c.c.distributeMethod, c.c.outgoingDdiId,
+                                 c.c.maxCalls).where(c.c.id == bindparam("id"))
         self._q_app_servers = select(a.c.id, a.c.name, a.c.ip).order_by(a.c.id)
         self._q_rtpengines = select(r.c.mediaRelaySetId, r.c.setid, r.c.url, r.c.weight, r.c.disabled).order_by(r.c.id)
 
@@ -221,7 +242,8 @@ class Repository:
                 return None
             return Endpoint(kind="terminal", id=row.id, name=row.name, password=row.password or "",
                             company_id=row.companyId, domain_id=row.domainId, user_id=row.userId,
-                            multi_contact=True if row.multiContact is None else bool(row.multiContact))
+                            multi_contact=True if row.multiContact is None else bool(row.multiContact),
+                            max_calls=int(row.maxCalls or 0))
 
         return self._cached(("terminal", domain_id, name), load)  # type: ignore[no-any-return]
 
@@ -232,9 +254,186 @@ class Repository:
                 return None
             return Company(id=row.id, brand_id=row.brandId, type=row.type or "vpbx", name=row.name,
                            application_server_set_id=row.applicationServerSetId,
-                           media_relay_set_id=row.mediaRelaySetId, distribute_method=row.distributeMethod or "hash")
+                           media_relay_set_id=row.mediaRelaySetId, distribute_method=row.distributeMethod or "hash",
+                           outgoing_ddi_id=row.outgoingDdiId, max_calls=int(row.maxCalls or 0))
 
         return self._cached(("company", company_id), load)  # type: ignore[no-any-return]
+
+    def _other(self, kind: str, where: Any) -> Endpoint | None:
+        t = self.t[kind]
+        cols = [t.c.id, t.c.name, t.c.password, t.c.companyId, t.c.domainId, t.c.multiContact,
+                t.c.directConnectivity, t.c.ip, t.c.port, t.c.outgoingDdiId]
+        if "maxCalls" in t.c:
+            cols.append(t.c.maxCalls)
+        row = self._execute(select(*cols).where(where).order_by(t.c.id).limit(1)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return Endpoint(kind=kind, id=row.id, name=row.name, password=row.password or "", company_id=row.companyId,
+                        domain_id=row.domainId, user_id=None,
+                        multi_contact=True if row.multiContact is None else bool(row.multiContact),
+                        direct=(row.directConnectivity or "no") == "yes", ip=row.ip or None,
+                        port=int(row.port) if row.port else None, outgoing_ddi_id=row.outgoingDdiId,
+                        max_calls=int(m.get("maxCalls") or 0))
+
+    def endpoint(self, domain: Domain, name: str) -> Endpoint | None:
+        """The endpoint named ``name`` in a SIP domain: a vPBX client's domain holds its terminals
+        and friends; a brand's domain (``Brand.domainUsers``) its clients' retail accounts and
+        residential devices (spec 8.10)."""
+        if not name:
+            return None
+        if domain.company_id is not None:
+            ep = self.terminal(domain.id, name)
+            if ep is not None:
+                return ep
+            kinds: tuple[str, ...] = ("friend",)
+        else:
+            kinds = ("retail", "residential")
+
+        def load() -> Endpoint | None:
+            c = self.t["company"]
+            for kind in kinds:
+                t = self.t[kind]
+                if domain.company_id is not None:
+                    where = (t.c.companyId == domain.company_id) & (t.c.name == name)
+                else:
+                    where = (t.c.name == name) & t.c.companyId.in_(
+                        select(c.c.id).where(c.c.brandId == domain.brand_id))
+                ep = self._other(kind, where)
+                if ep is not None:
+                    return ep
+            return None
+
+        return self._cached(("endpoint", domain.id, name), load)  # type: ignore[no-any-return]
+
+    def brand_domain(self, brand_id: int) -> str | None:
+        """The brand's own SIP domain (``Brand.domainUsers``: retail accounts, residential devices)."""
+        def load() -> str | None:
+            d = self.t["domain"]
+            v = self._execute(select(d.c.domain).where(d.c.brandId == brand_id, d.c.companyId.is_(None),
+                                                       d.c.pointsTo == "proxyusers").order_by(d.c.id).limit(1)).scalar()
+            return str(v).lower() if v else None
+
+        return self._cached(("brand_domain", brand_id), load)  # type: ignore[no-any-return]
+
+    def endpoint_by_id(self, kind: str, ident: int) -> Endpoint | None:
+        return self._cached(("endpoint_id", kind, ident),  # type: ignore[no-any-return]
+                            lambda: self._other(kind, self.t[kind].c.id == ident))
+
+    def direct_endpoint_at(self, host: str, port: int) -> Endpoint | None:
+        """A direct-connectivity friend, retail account or residential device whose fixed
+        address is ``host`` (and ``port`` when the row has one)."""
+        def load() -> Endpoint | None:
+            for kind in OTHER_KINDS:
+                t = self.t[kind]
+                found = self._other(kind, (t.c.directConnectivity == "yes") & (t.c.ip == host)
+                                    & ((t.c.port.is_(None)) | (t.c.port == port)))
+                if found is not None:
+                    return found
+            return None
+
+        return self._cached(("direct_at", host, port), load)  # type: ignore[no-any-return]
+
+    def wholesale_at(self, host: str) -> Company | None:
+        """The wholesale client whose trusted source addresses (``trusteds.srcIp``, IvozProvider's
+        ``kam_trusted``) include ``host``."""
+        def load() -> Company | None:
+            tr, c = self.t["trusted"], self.t["company"]
+            cid = self._execute(select(tr.c.companyId).select_from(tr.join(c, c.c.id == tr.c.companyId))
+                                .where(tr.c.srcIp == host, c.c.type == "wholesale")
+                                .order_by(tr.c.priority, tr.c.id).limit(1)).scalar()
+            return self.company(int(cid)) if cid is not None else None
+
+        return self._cached(("wholesale_at", host), load)  # type: ignore[no-any-return]
+
+    def company_ddis(self, company_id: int) -> frozenset[str]:
+        """The client's DDIs in E.164 (``+34...``)."""
+        def load() -> frozenset[str]:
+            d = self.t["ddi"]
+            return frozenset(e164(r[0]) for r in self._execute(select(d.c.ddie164)
+                                                             .where(d.c.companyId == company_id)).all() if r[0])
+
+        return self._cached(("ddis", company_id), load)  # type: ignore[no-any-return]
+
+    def ddi_number(self, ddi_id: int | None) -> str | None:
+        if ddi_id is None:
+            return None
+
+        def load() -> str | None:
+            d = self.t["ddi"]
+            v = self._execute(select(d.c.ddie164).where(d.c.id == ddi_id)).scalar()
+            return e164(v) if v else None
+
+        return self._cached(("ddi", ddi_id), load)  # type: ignore[no-any-return]
+
+    def routing_tags(self, brand_id: int) -> tuple[Any, ...]:
+        from polyvox.domain.routing import RoutingTag
+
+        def load() -> tuple[Any, ...]:
+            rt = self.t["routing_tag"]
+            return tuple(RoutingTag(r.id, r.tag, r.name or "") for r in self._execute(
+                select(rt.c.id, rt.c.tag, rt.c.name).where(rt.c.brandId == brand_id)).all() if r.tag)
+
+        return self._cached(("tags", brand_id), load)  # type: ignore[no-any-return]
+
+    def enabled_tags(self, company_id: int) -> frozenset[int]:
+        def load() -> frozenset[int]:
+            ct = self.t["company_tag"]
+            return frozenset(int(r[0]) for r in self._execute(select(ct.c.routingTagId)
+                                                              .where(ct.c.companyId == company_id)).all())
+
+        return self._cached(("enabled_tags", company_id), load)  # type: ignore[no-any-return]
+
+    # ----- registrations (kam_users_location, see polyvox.db.location)
+    def _location(self) -> Any:
+        from polyvox.db import location
+
+        if not self._location_ready:
+            with contextlib.suppress(Exception):
+                location.ensure(self.engine)
+            self._location_ready = True
+        return location.location
+
+    def store_contacts(self, username: str, domain: str, contacts: list[dict[str, Any]]) -> None:
+        """Replaces the rows of AoR ``username@domain`` by ``contacts`` (usrloc's view after a
+        save(); ``expires`` in seconds from now)."""
+        from polyvox.db.location import signed32
+
+        loc = self._location()
+        now = utcnow()
+        rows = []
+        for c in contacts:
+            rows.append({
+                "ruid": c.get("ruid") or "", "username": username, "domain": domain, "contact": c["contact"],
+                "received": c.get("received") or None, "path": c.get("path") or None,
+                "expires": now + dt.timedelta(seconds=max(0, int(c.get("expires") or 0))),
+                "q": float(c.get("q") if c.get("q") is not None else 1.0), "callid": c.get("callid") or "",
+                "cseq": int(c.get("cseq") or 0), "last_modified": now, "flags": int(c.get("flags") or 0),
+                "cflags": int(c.get("cflags") or 0), "user_agent": (c.get("user_agent") or "")[:255],
+                "socket": c.get("socket") or None, "methods": signed32(c.get("methods", 0xFFFFFFFF)),
+                "instance": c.get("instance") or None, "reg_id": int(c.get("reg_id") or 0),
+                "server_id": 0, "connection_id": 0, "keepalive": 0, "partition": 0,
+            })
+        where = (loc.c.username == username) & (loc.c.domain == domain)
+        for attempt in (1, 2):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(loc.delete().where(where))
+                    if rows:
+                        conn.execute(loc.insert(), rows)
+                return
+            except DBAPIError:
+                if attempt == 2:
+                    raise
+
+    def purge_expired(self) -> int:
+        loc = self._location()
+        with self.engine.begin() as conn:
+            return int(conn.execute(loc.delete().where(loc.c.expires < utcnow())).rowcount or 0)
+
+    def live_contacts(self) -> list[Any]:
+        loc = self._location()
+        return list(self._execute(select(loc).where(loc.c.expires > utcnow()).order_by(loc.c.id)).all())
 
     def all_application_servers(self) -> tuple[AppServer, ...]:
         def load() -> tuple[AppServer, ...]:
@@ -288,6 +487,20 @@ class Repository:
             setid = row.mediaRelaySetId if row.mediaRelaySetId is not None else (row.setid or 0)
             out.append((int(setid), row.url, int(row.weight if row.weight is not None else 1), bool(row.disabled)))
         return out
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def e164(number: str) -> str:
+    """``0034911...`` / ``34911...`` / ``+34911...`` -> ``+34911...`` (digits only otherwise kept)."""
+    n = (number or "").strip()
+    if n.startswith("+"):
+        return n
+    if n.startswith("00"):
+        return "+" + n[2:]
+    return "+" + n if n.isdigit() else n
 
 
 def load_rtpengine_nodes(url: str) -> list[tuple[int, str, int, bool]]:

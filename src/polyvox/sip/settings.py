@@ -45,6 +45,10 @@ class ProxySettings:
     # rtpengine_manage() flags for calls from endpoints / towards endpoints
     rtpengine_flags: str = "replace-origin replace-session-connection ICE=remove RTP/AVP"
     auth_secret: str = ""
+    # proxy-trunks only: proxy-users' address (trusted like an application server, "host:port"),
+    # time to the first reply of a carrier server before failing over to the next one (ms)
+    users_proxy: str = ""
+    carrier_timeout_ms: int = 3000
 
     @property
     def rundir(self) -> Path:
@@ -69,3 +73,12 @@ def from_env(home: Path, database_url: str, host: str = "127.0.0.1") -> ProxySet
         as_timeout_ms=int(env("POLYVOX_SIP_AS_TIMEOUT_MS", "2000")),
         as_down_seconds=int(env("POLYVOX_SIP_AS_DOWN_SECONDS", "30")),
     )
+
+
+def trunks_from_env(home: Path, database_url: str, host: str = "127.0.0.1") -> ProxySettings:
+    """proxy-trunks: same address as proxy-users, port 7060 by default (spec 3.2.1)."""
+    env = os.environ.get
+    users = from_env(home, database_url, host)
+    return users.with_(name="proxy-trunks", port=int(env("POLYVOX_SIP_TRUNKS_PORT", "7060")),
+                       users_proxy=f"{users.host}:{users.port}",
+                       carrier_timeout_ms=int(env("POLYVOX_SIP_CARRIER_TIMEOUT_MS", "3000")))

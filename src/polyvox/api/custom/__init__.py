@@ -15,3 +15,4 @@ def register(api: LevelApi, add: Callable[[str, str, Any, str], None]) -> None:
 
     for module in (unassigned, balances, rating, provisioning, imports, portal, user_my):
         module.register(api, add)
+    __import__("polyvox.api.custom.status", fromlist=["register"]).register(api, add)  # SIP registration status

@@ -32,6 +32,7 @@ from polyvox.domain import routing
 from polyvox.domain.billing import ClientType, Direction, check_concurrent_calls
 from polyvox.domain.callflow.ddi_provider import DetectionOutcome, detect_ddi_provider
 from polyvox.sip import dispatch
+from polyvox.sip.kemi import initial_request, reply
 from polyvox.sip.trunks_repository import Ddi, TrunksRepository
 
 REALM_RE = re.compile(r'realm="([^"]*)"', re.I)
@@ -63,31 +64,9 @@ class ProxyTrunks:
         return 1
 
     def route(self) -> None:
-        if KSR.maxfwd.process_maxfwd(10) < 0:
-            reply(483, "Too Many Hops")
+        method = initial_request(self.relay, self.within_dialog)
+        if method is None:
             return
-        if KSR.sanity.sanity_check(17895, 7) < 0:
-            return
-        KSR.force_rport()
-        method = KSR.pv.get("$rm")
-        if method == "OPTIONS" and KSR.is_myself_ruri() and KSR.corex.has_ruri_user() < 0:
-            reply(200, "Keepalive")
-            return
-        if method == "CANCEL":
-            if KSR.tm.t_check_trans() > 0:
-                self.relay()
-            return
-        if KSR.siputils.has_totag() > 0:
-            self.within_dialog(method)
-            return
-        if KSR.tmx.t_precheck_trans() > 0:
-            KSR.tm.t_check_trans()
-            return
-        if KSR.tm.t_check_trans() == 0:
-            return
-        if method == "ACK":
-            return
-        KSR.hdr.remove("Route")
         self.repo.begin_request()
         si, sp = KSR.pv.get("$si"), int(KSR.pv.get("$sp"))
         inside = (self.users_proxy is not None and (si, sp) == self.users_proxy) \
@@ -536,9 +515,6 @@ def _int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
 
-
-def reply(code: int, reason: str) -> None:
-    KSR.sl.send_reply(code, reason)
 
 
 def mod_init(settings: dict[str, Any]) -> ProxyTrunks:

@@ -27,6 +27,7 @@ from typing import Any
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
 
 from polyvox.sip import dispatch
+from polyvox.sip.kemi import initial_request, reply
 from polyvox.sip.repository import Company, Endpoint, Repository, e164
 
 FLT_NATS = 5  # request flag: the sender is behind NAT
@@ -69,32 +70,9 @@ class ProxyUsers:
         return 1
 
     def route(self) -> None:
-        if KSR.maxfwd.process_maxfwd(10) < 0:
-            reply(483, "Too Many Hops")
+        method = initial_request(self.relay, self.within_dialog)
+        if method is None:
             return
-        if KSR.sanity.sanity_check(17895, 7) < 0:
-            KSR.err(f"polyvox: malformed request from {KSR.pv.get('$si')}:{KSR.pv.get('$sp')}\n")
-            return
-        KSR.force_rport()
-        method = KSR.pv.get("$rm")
-        if method == "OPTIONS" and KSR.is_myself_ruri() and KSR.corex.has_ruri_user() < 0:
-            reply(200, "Keepalive")
-            return
-        if method == "CANCEL":
-            if KSR.tm.t_check_trans() > 0:
-                self.relay()
-            return
-        if KSR.siputils.has_totag() > 0:
-            self.within_dialog(method)
-            return
-        if KSR.tmx.t_precheck_trans() > 0:
-            KSR.tm.t_check_trans()
-            return
-        if KSR.tm.t_check_trans() == 0:
-            return
-        if method == "ACK":
-            return
-        KSR.hdr.remove("Route")
         self.repo.begin_request()
         source = (KSR.pv.get("$si"), int(KSR.pv.get("$sp")))
         if source == self.trunks_addr and method != "REGISTER":
@@ -599,10 +577,6 @@ def trunk_headers(company: Company, ep: Endpoint | None, *, callee: str, caller:
         hdrs.append(("X-Info-MediaRelaySetId", str(company.media_relay_set_id)))
     return hdrs
 
-
-def reply(code: int, reason: str) -> None:
-    """Stateful if a transaction exists, stateless otherwise."""
-    KSR.sl.send_reply(code, reason)
 
 
 def mod_init(settings: dict[str, Any]) -> ProxyUsers:

@@ -175,15 +175,10 @@ def query_int(request: Request, name: str) -> int | None:
 
 
 def negotiate(request: Request, allow_csv: bool = True) -> str:
-    accept = request.headers.get("accept", "")
-    if allow_csv and CSV in accept:
-        return CSV
-    if JSONLD in accept:
-        return JSONLD
-    if accept and not any(x in accept for x in (JSON, "*/*", "text/html", CSV)):
-        raise ApiError(406, f"Requested format '{accept}' is not supported (application/json, "
-                            "application/ld+json, text/csv)")
-    return JSON
+    """The response format of the request (the same negotiation as every CRUD operation)."""
+    from polyvox.api.app import _format
+
+    return _format(request, allow_csv)
 
 
 # ---------------------------------------------------------------------------------------------

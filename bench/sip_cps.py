@@ -1,6 +1,8 @@
 """Calls per second through proxy-users, against a bare Kamailio relay measured in the same run.
 
 Run: .venv/bin/python bench/sip_cps.py [--rate CPS] [--seconds S] [--children N]
+     .venv/bin/python bench/sip_cps.py --retail [--start CPS] [--max-rate CPS] [--seconds S]
+                                       [--budget SECONDS] [--children N] [--pg]
 
 Polyvox run: sipp UAC (alice, digest auth on every call: INVITE, 407, ACK, INVITE) ->
 proxy-users (KEMI Python: domain/terminal lookups, auth, rtpengine offer/answer/delete,
@@ -11,11 +13,25 @@ to the same sipp UAS (no database, no media relay). Every call: 200 ms of talk, 
 Prints, for each run, completed/failed calls and Kamailio CPU time per call (all Kamailio
 processes, from /proc), then the ratio Polyvox / reference. Everything is on 127.0.0.1, every
 process is bounded (-m, -timeout, outer timeouts) and stopped by PID. Not a test: no assertion.
+
+``--retail`` (issue 4): the highest calls per second with under 0.5 % failed calls for a RETAIL
+outbound call through BOTH proxies -- sipp UAC (a retail account, digest auth on every call) ->
+proxy-users (brand domain, retail account, CLID fallback DDI, rtpengine, X-Info-* context) ->
+proxy-trunks (concurrent-call limits, "no rating plan, no call" check, outgoing routing, carrier
+choice, rtpengine, dialog and call record in ``kam_trunks_cdrs``) -> sipp UAS as the carrier
+server -- as a ratio of the same search on the bare Kamailio relay, in the same run. The search
+doubles the rate from ``--start`` while a step of ``--seconds`` seconds stays under 0.5 % failed
+(failed = not completed: errors, timeouts, unanswered), then bisects between the last good and
+the first bad rate while the time ``--budget`` lasts; ``--max-rate`` caps it (a capped result is
+printed as ">="). The bare relay's search starts at the retail result. Kamailio CPU per call (both
+proxies for the retail call, from /proc) is printed too: on a small machine the bare relay's limit
+may be the two sipp processes rather than Kamailio, and then the CPU ratio is the better figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import re
@@ -25,9 +41,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import Table, delete, func, insert, select, update
 
 from polyvox.db import seed
 from polyvox.db.engine import make_engine, upgrade
@@ -68,6 +86,14 @@ request_route {{
     t_relay();
 }}
 """
+
+
+def load_test_settings() -> dict[str, object]:
+    """All the load comes from one sipp on 127.0.0.1: turn the per-source anti-flood (12.2) and
+    anti-brute-force (12.7) protections of proxy-users off, when this version has them."""
+    names = {f.name for f in dataclasses.fields(ProxySettings)}
+    wanted: dict[str, object] = {"flood_density": 1_000_000, "ban_threshold": 1_000_000}
+    return {k: v for k, v in wanted.items() if k in names}
 
 
 def free_port() -> int:
@@ -128,15 +154,18 @@ def wait_options(port: int, timeout: float = 15.0) -> None:
 
 
 def run_load(work: Path, proxy_port: int, uac_scenario: str, csv: str, rate: int, calls: int, extra: list[str],
-             kam_pid: int, uas_port: int) -> dict[str, float]:
+             kam_pid: int, uas_port: int, extra_pids: list[int] | None = None) -> dict[str, float]:
     limit = int(calls / rate) + 30
     uas = subprocess.Popen(["timeout", str(limit + 10), "sipp", "-sf", str(SCEN / "uas.xml"), "-i", "127.0.0.1",
                             "-p", str(uas_port), "-m", str(calls), "-nostdin", "-timeout", f"{limit}s",
                             "-mp", str(free_port())],
-                           cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                           cwd=work, stdout=subprocess.DEVNULL, stderr=(work / "uas.log").open("ab"))
     time.sleep(0.3)
+    if uas.poll() is not None:  # could not bind (port taken meanwhile by another process): no load run
+        return {"ok": 0.0, "failed": float("nan"), "elapsed": 0.3, "cpu": 0.0, "rc": float(uas.returncode),
+                "uas_died": 1.0}
     (work / "uac.csv").write_text("SEQUENTIAL\n" + csv + "\n")
-    pids = tree(kam_pid)
+    pids = tree(kam_pid) + [p for extra_pid in extra_pids or [] for p in tree(extra_pid)]
     cpu0, t0 = cpu_seconds(pids), time.monotonic()
     uac = subprocess.run(["timeout", str(limit + 10), "sipp", f"127.0.0.1:{proxy_port}", "-sf", str(SCEN / uac_scenario),
                           "-inf", str(work / "uac.csv"), "-i", "127.0.0.1", "-p", str(free_port()), "-r", str(rate),
@@ -150,6 +179,8 @@ def run_load(work: Path, proxy_port: int, uac_scenario: str, csv: str, rate: int
     out = uac.stdout + uac.stderr
     ok = _stat(out, "Successful call")
     failed = _stat(out, "Failed call")
+    if not ok >= calls:  # kept for a post-mortem with POLYVOX_BENCH_KEEP=1
+        (work / f"uac-{proxy_port}-{rate}.txt").write_text(out[-20000:])
     return {"ok": ok, "failed": failed, "elapsed": elapsed, "cpu": cpu, "rc": uac.returncode}
 
 
@@ -168,14 +199,24 @@ def report(name: str, r: dict[str, float]) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=int, default=100)
-    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--seconds", type=int, default=None, help="seconds of load (default 10; --retail: per step, 4)")
     ap.add_argument("--children", type=int, default=8)
+    ap.add_argument("--retail", action="store_true",
+                    help="max calls/s under 0.5 %% failures, retail call through both proxies vs bare relay")
+    ap.add_argument("--start", type=int, default=25, help="--retail: first rate tried (calls/s)")
+    ap.add_argument("--max-rate", type=int, default=3200, help="--retail: highest rate tried (calls/s)")
+    ap.add_argument("--budget", type=float, default=75.0,
+                    help="--retail: seconds of load per system (search stops when spent)")
+    ap.add_argument("--pg", action="store_true", help="--retail: PostgreSQL (POLYVOX_TEST_PG admin URL) "
+                    "instead of SQLite")
     args = ap.parse_args()
+    if args.retail:
+        return retail_main(args)
     missing = [b for b in ("kamailio", "sipp", "rtpengine") if not shutil.which(b) and not Path(f"/usr/sbin/{b}").exists()]
     if missing:
         print(f"needs {', '.join(missing)}", file=sys.stderr)
         return 1
-    calls = args.rate * args.seconds
+    calls = args.rate * (args.seconds if args.seconds is not None else 10)
     work = Path(tempfile.mkdtemp(prefix="polyvox-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -200,7 +241,7 @@ def main() -> int:
 
         port = free_port()
         ps = ProxySettings(home=work / "home", database_url=url, port=port, children=args.children, tcp=False,
-                           shm_mb=1024, debug=1)
+                           shm_mb=1024, debug=1, **load_test_settings())  # type: ignore[arg-type]
         r = render.render(ps)
         kam_log = (work / "proxy-users.log").open("wb")
         kam = subprocess.Popen(r.argv, stdout=kam_log, stderr=subprocess.STDOUT)
@@ -235,6 +276,258 @@ def main() -> int:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        if os.environ.get("POLYVOX_BENCH_KEEP"):
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ --retail (issue 4)
+
+FAIL_LIMIT = 0.005  # "under 0.5 % failures"
+RETAIL_DOMAIN = "retail.bench.test"
+RETAIL_USER, RETAIL_PASSWORD = "benchra", "bench-secret-1"
+RETAIL_CALLEE = "0034911222333"  # the client dials national-international format; E.164 +34911222333
+
+
+def setup_retail(url: str, uas_port: int) -> None:
+    """A retail client of the demo brand with one retail account, a fallback DDI (CLID), one carrier
+    whose only server is the sipp UAS, a static route for +34 and an active rating plan for +34."""
+    from polyvox.db import location
+    from polyvox.db.cdr import kam_trunks_cdrs
+
+    def t(name: str) -> Table:
+        return ENTITY[name].table
+
+    eng = make_engine(url)
+    try:
+        kam_trunks_cdrs.create(eng, checkfirst=True)
+        location.ensure(eng)
+        with eng.begin() as c:
+            def add(entity: str, **values: object) -> int:
+                key = c.execute(insert(t(entity)).values(**values)).inserted_primary_key
+                assert key is not None
+                return int(key[0])
+
+            co = t("Company")
+            demo = dict(c.execute(select(co).where(co.c.name == "DemoCompany")).one()._mapping)
+            brand = int(demo["brandId"])
+            for k in ("id", "domainUsers", "outgoingDdiId", "corporationId"):
+                demo.pop(k, None)
+            demo.update(type="retail", name="BenchRetail", maxCalls=0)
+            company = add("Company", **demo)
+            add("Domain", domain=RETAIL_DOMAIN, pointsTo="proxyusers", brandId=brand, companyId=None,
+                description="bench brand domain")
+            ddi = add("Ddi", brandId=brand, companyId=company, ddi="944000001", ddie164="+34944000001",
+                      routeType=None)
+            c.execute(update(co).where(co.c.id == company).values(outgoingDdiId=ddi))
+            add("RetailAccount", companyId=company, name=RETAIL_USER, password=RETAIL_PASSWORD,
+                directConnectivity="no", multiContact=True, description="", transport="udp",
+                t38Passthrough="no", rtpEncryption=False)
+            carrier = add("Carrier", brandId=brand, name="bench-carrier", transformationRuleSetId=None)
+            add("CarrierServer", brandId=brand, carrierId=carrier, ip="127.0.0.1", port=uas_port, authNeeded="no",
+                sendPAI=False, sendRPID=False, transport=1, uriScheme=1)
+            pattern = add("RoutingPattern", brandId=brand, prefix="+34", nameEn="Spain")
+            add("OutgoingRouting", brandId=brand, type="pattern", routingPatternId=pattern, priority=1, weight=1,
+                routingMode="static", carrierId=carrier, stopper=False)
+            plan_group = add("RatingPlanGroup", brandId=brand, nameEn="bench plan")
+            rates = add("DestinationRateGroup", brandId=brand, nameEn="bench rates")
+            dest = add("Destination", brandId=brand, prefix="+34", nameEn="Spain")
+            add("DestinationRate", destinationRateGroupId=rates, destinationId=dest, cost=1, connectFee=0,
+                rateIncrement="1s", groupIntervalStart="0s")
+            add("RatingPlan", ratingPlanGroupId=plan_group, destinationRateGroupId=rates, weight=10,
+                timingType="always")
+            add("RatingProfile", brandId=brand, companyId=company, ratingPlanGroupId=plan_group,
+                activationTime=datetime.now(UTC) - timedelta(days=1))
+    finally:
+        eng.dispose()
+
+
+def search(name: str, trial: Callable[[int], dict[str, float]], start: int, max_rate: int, seconds: int,
+           budget: float) -> tuple[int, bool, dict[int, dict[str, float]]]:
+    """Highest rate (calls/s) whose step of ``seconds`` seconds has <= 0.5 % failed calls.
+
+    Doubling from ``start`` until a step fails or ``max_rate``, then bisection between the last good
+    and the first bad rate (to 1/8 of the good rate) while ``budget`` seconds of load are left.
+    Returns (best rate, capped at max_rate, per-rate results)."""
+    good, bad = 0, 0
+    results: dict[int, dict[str, float]] = {}
+    spent, rate = 0.0, max(1, start)
+    while rate not in results and spent + seconds <= budget:
+        r = trial(rate)
+        for _ in range(2):
+            if not r.get("uas_died"):
+                break
+            print(f"  {name:13} {rate:5}/s: the sipp UAS exited at start (see uas.log), step repeated", flush=True)
+            time.sleep(1.0)
+            r = trial(rate)
+        results[rate] = r
+        spent += r["elapsed"]
+        failed = r["calls"] - r["ok"]
+        passed = failed <= FAIL_LIMIT * r["calls"]
+        per_call = r["cpu"] / r["ok"] * 1e6 if r["ok"] else float("nan")
+        print(f"  {name:13} {rate:5}/s: {int(r['ok']):6}/{int(r['calls'])} completed, "
+              f"{100 * failed / r['calls']:5.1f} % failed, {r['ok'] / r['elapsed']:7.1f} calls/s, "
+              f"Kamailio CPU {per_call:6.0f} us/call -> {'ok' if passed else 'over 0.5 %'}", flush=True)
+        if passed:
+            good = max(good, rate)
+        else:
+            bad = rate if not bad else min(bad, rate)
+        if not bad:
+            if rate >= max_rate:
+                break
+            rate = min(rate * 2, max_rate)
+        else:
+            if bad - good <= max(1, good // 8):
+                break
+            rate = (good + bad) // 2
+        time.sleep(1.0)  # let the dialogs and media sessions of the step end
+    return good, good >= max_rate, results
+
+
+def _pg_database() -> tuple[str, Callable[[], None]]:
+    from sqlalchemy import create_engine, make_url, text
+
+    admin_url = os.environ.get("POLYVOX_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    name = f"polyvox_bench_{os.getpid()}_{random.randrange(10**6)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
+
+
+def retail_main(args: argparse.Namespace) -> int:
+    missing = [b for b in ("kamailio", "sipp", "rtpengine") if not shutil.which(b) and not Path(f"/usr/sbin/{b}").exists()]
+    if missing:
+        print(f"needs {', '.join(missing)}", file=sys.stderr)
+        return 1
+    seconds = args.seconds if args.seconds is not None else 4
+    work = Path(tempfile.mkdtemp(prefix="polyvox-bench-retail-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    drop_db: Callable[[], None] | None = None
+    t_start = time.monotonic()
+    try:
+        if args.pg:
+            url, drop_db = _pg_database()
+        else:
+            url = f"sqlite:///{work / 'bench.sqlite3'}"
+        upgrade(url)
+        eng = make_engine(url)
+        with eng.begin() as c:
+            seed.first_start(c, demo=True)
+        ng_port, uas_port = free_port(), free_port()
+        base = random.randrange(20000, 26001, 2000)  # 4000 media ports: two relayed legs per call
+        rs = rtpe.RtpengineSettings(ng_listen=f"127.0.0.1:{ng_port}", port_min=base, port_max=base + 3999,
+                                    log_level=3, delete_delay=0)
+        procs.append(subprocess.Popen(rtpe.argv(rs, rtpe.binary() or "rtpengine"), stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+        with eng.begin() as c:
+            c.execute(update(ENTITY["Rtpengine"].table).values(url=f"udp:127.0.0.1:{ng_port}"))
+        eng.dispose()
+        setup_retail(url, uas_port)
+
+        users_port, trunks_port = free_port(), free_port()
+        users = ProxySettings(home=work / "home", database_url=url, port=users_port, children=args.children,
+                              tcp=False, shm_mb=256, debug=1, **load_test_settings())  # type: ignore[arg-type]
+        trunks = users.with_(name="proxy-trunks", port=trunks_port, users_proxy=f"127.0.0.1:{users_port}")
+        r_trunks = render.render(trunks)
+        kam_trunks = subprocess.Popen(r_trunks.argv, stdout=(work / "proxy-trunks.log").open("wb"),
+                                      stderr=subprocess.STDOUT)
+        procs.append(kam_trunks)
+        r_users = render.render(users)
+        env = {**os.environ, "POLYVOX_SIP_TRUNKS_PORT": str(trunks_port)}
+        kam_users = subprocess.Popen(r_users.argv, stdout=(work / "proxy-users.log").open("wb"),
+                                     stderr=subprocess.STDOUT, env=env)
+        procs.append(kam_users)
+        wait_options(trunks_port)
+        wait_options(users_port)
+        print(f"retail outbound call through proxy-users and proxy-trunks vs bare Kamailio relay; "
+              f"{args.children} Kamailio workers per proxy, {seconds} s steps, <= {FAIL_LIMIT:.1%} failed, "
+              f"{'PostgreSQL' if args.pg else 'SQLite'}, loopback, 2 shared sipp processes")
+        csv = f"{RETAIL_USER};{RETAIL_DOMAIN};[authentication username={RETAIL_USER} password={RETAIL_PASSWORD}];" \
+              f"{RETAIL_CALLEE}"
+
+        def retail_trial(rate: int) -> dict[str, float]:
+            calls = rate * seconds
+            r = run_load(work, users_port, "uac_auth_call.xml", csv, rate, calls, [], kam_users.pid, uas_port,
+                         extra_pids=[kam_trunks.pid])
+            return {**r, "calls": calls}
+
+        retail_best, retail_capped, retail_runs = search("retail", retail_trial, args.start, args.max_rate,
+                                                         seconds, args.budget)
+        with make_engine(url).connect() as c:
+            from polyvox.db.cdr import kam_trunks_cdrs
+
+            records = c.execute(select(func.count()).select_from(kam_trunks_cdrs)
+                                .where(kam_trunks_cdrs.c.disconnectCode == 200)).scalar_one()
+        for proc in (kam_users, kam_trunks):
+            proc.terminate()
+            proc.wait(10)
+
+        bare_port = free_port()
+        cfg = work / "bare.cfg"
+        cfg.write_text(BARE_CFG.format(children=args.children, port=bare_port, mpath=render.module_path(),
+                                       uas_port=uas_port))
+        bare = subprocess.Popen([render.kamailio_binary() or "kamailio", "-f", str(cfg), "-DD", "-E", "-Y", str(work),
+                                 "-m", "256", "-M", "16"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(bare)
+        wait_options(bare_port)
+
+        def bare_trial(rate: int) -> dict[str, float]:
+            calls = rate * seconds
+            r = run_load(work, bare_port, "uac_plain_call.xml", "127.0.0.1", rate, calls, ["-s", "102"], bare.pid,
+                         uas_port)
+            return {**r, "calls": calls}
+
+        # the bare relay starts where the retail search ended (it is at least as fast; if not, the
+        # search bisects down from there)
+        bare_best, bare_capped, bare_runs = search("bare relay", bare_trial, retail_best or args.start,
+                                                   args.max_rate, seconds, args.budget)
+
+        def fmt(best: int, capped: bool) -> str:
+            return f"{'>=' if capped else ''}{best}"
+
+        def cpu_at(runs: dict[int, dict[str, float]], best: int) -> float:
+            r = runs.get(best)
+            return r["cpu"] / r["ok"] * 1e6 if r and r["ok"] else float("nan")
+
+        def achieved(runs: dict[int, dict[str, float]], best: int) -> float:
+            r = runs.get(best)
+            return r["ok"] / r["elapsed"] if r and r["elapsed"] else float("nan")
+
+        print("summary (highest rate tried with <= 0.5 % failed calls, same machine, same run):")
+        print(f"  retail via proxy-users + proxy-trunks: {fmt(retail_best, retail_capped):>6} calls/s offered "
+              f"({achieved(retail_runs, retail_best):.0f} completed/s over the step incl. its tail; Kamailio CPU "
+              f"{cpu_at(retail_runs, retail_best):.0f} us/call, both proxies; {records} answered call records "
+              "written by proxy-trunks)")
+        print(f"  bare Kamailio relay:                   {fmt(bare_best, bare_capped):>6} calls/s offered "
+              f"({achieved(bare_runs, bare_best):.0f} completed/s; Kamailio CPU "
+              f"{cpu_at(bare_runs, bare_best):.0f} us/call)")
+        if bare_best:
+            bound = "" if not (retail_capped or bare_capped) else " (a capped side makes it a bound)"
+            print(f"  ratio retail / bare relay, calls/s: {retail_best / bare_best:.2f}{bound}")
+            bare_cpu = cpu_at(bare_runs, bare_best)
+            if bare_cpu > 0:  # 0 when the step was too short for the 10 ms CPU tick
+                print(f"  ratio retail / bare relay, Kamailio CPU per call: "
+                      f"{cpu_at(retail_runs, retail_best) / bare_cpu:.1f}")
+        print(f"  total wall time {time.monotonic() - t_start:.0f} s")
+        return 0
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        if drop_db is not None:
+            drop_db()
         if os.environ.get("POLYVOX_BENCH_KEEP"):
             print(f"kept {work}")
         else:

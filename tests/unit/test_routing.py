@@ -683,3 +683,122 @@ def test_004_a_server_listed_twice_is_tried_once() -> None:
     servers = [PeeringServer(10, 1), PeeringServer(10, 1)]
     sel = rt.select_peers(PEER_GROUPS, [PeeringRule(1, 1)], servers, "1")
     assert [s.id for s in sel.servers] == [10]
+
+
+# --------------------------------------------- memoised selection vs reference
+
+
+def reference_select(
+    routes: list[OutgoingRoute],
+    client_id: int | None,
+    callee: str,
+    tag: int | None,
+    stopper_mode: rt.StopperMode,
+    prefix_match: rt.PrefixMatch,
+) -> rt.RouteSelection:
+    """9.3.1 voice selection written the slow, obvious way: scan every route."""
+    found: list[tuple[int, int, OutgoingRoute]] = []  # (step, matched length, route)
+    for r in routes:
+        if r.type == "fax" or r.routing_tag_id != tag:
+            continue
+        if r.client_id is None:
+            step = 0
+        elif client_id is not None and r.client_id == client_id:
+            step = 2
+        else:
+            continue
+        lengths = [len(p) for p in r.prefixes if callee.startswith(p)]
+        if lengths:
+            found.append((step + (0 if r.type == "pattern" else 1), max(lengths), r))
+    if prefix_match == "longest" and found:
+        longest = max(length for _, length, _ in found)
+        found = [f for f in found if f[1] == longest]
+    ordered = tuple(r for _, _, r in sorted(found, key=lambda f: (f[2].priority, f[0], f[2].id)))
+    blocking = tuple(r for r in ordered if r.routing_mode == "block")
+    if blocking:
+        return rt.RouteSelection((), ordered, True, blocking)
+    stoppers = [r.priority for r in ordered if r.stopper]
+    if stoppers:
+        limit = min(stoppers) + (1 if stopper_mode == "spec" else 0)
+        return rt.RouteSelection(tuple(r for r in ordered if r.priority <= limit), ordered)
+    return rt.RouteSelection(ordered, ordered)
+
+
+_PREFIXES = ["+1", "+12", "+123", "+1234", "+13", "+2", "+21", "+3"]
+_route_specs = st.lists(
+    st.tuples(
+        st.sampled_from(["pattern", "group", "fax"]),
+        st.lists(st.sampled_from(_PREFIXES), min_size=1, max_size=3),
+        st.integers(0, 3),  # priority
+        st.sampled_from(["static", "lcr", "block"]),
+        st.sampled_from([None, None, 1, 2]),  # client
+        st.sampled_from([None, None, 7]),  # routing tag
+        st.booleans(),  # stopper
+    ),
+    max_size=14,
+)
+
+
+def _build_routes(specs: list[tuple[str, list[str], int, str, int | None, int | None, bool]]) -> list[OutgoingRoute]:
+    routes = []
+    for rid, (kind, prefixes, priority, mode, client, tag, stopper) in enumerate(specs, start=1):
+        patterns = tuple(RoutingPattern(rid * 10 + n, p) for n, p in enumerate(prefixes))
+        routes.append(
+            OutgoingRoute(
+                id=rid,
+                type=kind,  # type: ignore[arg-type]
+                priority=priority,
+                routing_mode=mode,  # type: ignore[arg-type]
+                client_id=client,
+                routing_pattern=patterns[0] if kind == "pattern" else None,
+                routing_pattern_group=RoutingPatternGroup(rid, patterns) if kind == "group" else None,
+                carrier_id=rid if mode == "static" else None,
+                carrier_ids=(1, 2) if mode == "lcr" else (),
+                stopper=stopper,
+                routing_tag_id=tag,
+            )
+        )
+    return routes
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    specs=_route_specs,
+    queries=st.lists(
+        st.tuples(
+            st.sampled_from([None, 1, 2, 3]),
+            st.sampled_from(["", "+", "+1", "+12", "+1234", "+12345678", "+13", "+139", "+2", "+219", "+4"]),
+            st.sampled_from([None, 7, 8]),
+            st.sampled_from(["spec", "strict"]),
+            st.sampled_from(["any", "longest"]),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_memoised_selection_selects_exactly_what_a_full_scan_selects(
+    specs: list[tuple[str, list[str], int, str, int | None, int | None, bool]],
+    queries: list[tuple[int | None, str, int | None, rt.StopperMode, rt.PrefixMatch]],
+) -> None:
+    routes = _build_routes(specs)
+    index = rt.RouteIndex(routes)
+    for _ in range(2):  # the second pass answers from the memo
+        for client, callee, tag, stopper_mode, prefix_match in queries:
+            got = rt.select_routes(
+                index, client, callee, tag, stopper_mode=stopper_mode, prefix_match=prefix_match
+            )
+            assert got == reference_select(routes, client, callee, tag, stopper_mode, prefix_match)
+
+
+def test_memoised_selection_is_shared_by_callees_with_the_same_longest_prefix() -> None:
+    index = rt.RouteIndex([route(1, pattern=SPAIN), route(2, pattern=SPAIN_MOBILE, client=CLIENT_A)])
+    first = rt.select_routes(index, CLIENT_A, "+34611111111")
+    assert ids(first.routes) == [1, 2]
+    assert rt.select_routes(index, CLIENT_A, "+34622222222") is first
+    # a client without routes of its own selects what every client selects
+    other = rt.select_routes(index, CLIENT_B, "+34611111111")
+    assert ids(other.routes) == [1]
+    assert rt.select_routes(index, None, "+34611111111") is other
+    assert rt.select_routes(index, CLIENT_B, "+1555", routing_tag=9).reason == (
+        "no outgoing routing matches the destination"
+    )

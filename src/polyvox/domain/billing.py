@@ -15,6 +15,7 @@ ROUND_HALF_UP).
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -363,17 +364,25 @@ def check_concurrent_calls(
     clients count outbound calls only (§9.1.4). 0 = unlimited. ``*_active_calls``
     are the calls already up (this one excluded); a counter at its limit refuses.
     """
-    for value in (brand_max_calls, brand_active_calls, client_max_calls, client_active_calls):
-        if value < 0:
-            raise ValueError("call limits and counters cannot be negative")
+    if min(brand_max_calls, brand_active_calls, client_max_calls, client_active_calls) < 0:
+        raise ValueError("call limits and counters cannot be negative")
     if not external or (client_type is ClientType.WHOLESALE and direction is Direction.INBOUND):
-        return LimitDecision(True, LimitReason.NOT_COUNTED, counted=False)
-    status = 486 if direction is Direction.INBOUND else 403
+        return _NOT_COUNTED
+    inbound = direction is Direction.INBOUND
     if 0 < client_max_calls <= client_active_calls:
-        return LimitDecision(False, LimitReason.CLIENT_LIMIT, counted=False, sip_status=status)
+        return _CLIENT_LIMIT_INBOUND if inbound else _CLIENT_LIMIT_OUTBOUND
     if 0 < brand_max_calls <= brand_active_calls:
-        return LimitDecision(False, LimitReason.BRAND_LIMIT, counted=False, sip_status=status)
-    return LimitDecision(True, LimitReason.WITHIN_LIMITS, counted=True)
+        return _BRAND_LIMIT_INBOUND if inbound else _BRAND_LIMIT_OUTBOUND
+    return _WITHIN_LIMITS
+
+
+# Decisions are immutable values: the few possible outcomes are built once.
+_NOT_COUNTED = LimitDecision(True, LimitReason.NOT_COUNTED, counted=False)
+_WITHIN_LIMITS = LimitDecision(True, LimitReason.WITHIN_LIMITS, counted=True)
+_CLIENT_LIMIT_INBOUND = LimitDecision(False, LimitReason.CLIENT_LIMIT, counted=False, sip_status=486)
+_CLIENT_LIMIT_OUTBOUND = LimitDecision(False, LimitReason.CLIENT_LIMIT, counted=False, sip_status=403)
+_BRAND_LIMIT_INBOUND = LimitDecision(False, LimitReason.BRAND_LIMIT, counted=False, sip_status=486)
+_BRAND_LIMIT_OUTBOUND = LimitDecision(False, LimitReason.BRAND_LIMIT, counted=False, sip_status=403)
 
 
 # ------------------------------------------------------------------ IP filter / roadwarriors
@@ -406,8 +415,12 @@ class IpFilter:
         return cls(enabled, networks, frozenset(c.strip().upper() for c in countries))
 
 
+@functools.lru_cache(maxsize=4096)
 def _ipv4_int(text: str) -> int | None:
-    """Fast path for a canonical dotted quad; None = let :mod:`ipaddress` decide."""
+    """Fast path for a canonical dotted quad; None = let :mod:`ipaddress` decide.
+
+    Memoised (bounded): a platform sees the same few source addresses over and over.
+    """
     parts = text.split(".")
     if len(parts) != 4:
         return None
@@ -492,13 +505,21 @@ def check_source(
     if active_non_granted_calls < 0:
         raise ValueError("active_non_granted_calls cannot be negative")
     if not ip_filter.enabled:
-        return SourceDecision(True, SourceReason.FILTER_DISABLED)
+        return _FILTER_DISABLED
     if ip_filter_allows(ip_filter, source_ip, source_country):
-        return SourceDecision(True, SourceReason.GRANTED)
+        return _GRANTED
     if external_ip_calls == 0:
-        return SourceDecision(False, SourceReason.NOT_GRANTED)
+        return _NOT_GRANTED
     if not is_call:
-        return SourceDecision(True, SourceReason.ROADWARRIOR_NOT_A_CALL)
+        return _ROADWARRIOR_NOT_A_CALL
     if active_non_granted_calls >= external_ip_calls:
-        return SourceDecision(False, SourceReason.ROADWARRIOR_LIMIT)
-    return SourceDecision(True, SourceReason.ROADWARRIOR, counted=True)
+        return _ROADWARRIOR_LIMIT
+    return _ROADWARRIOR
+
+
+_FILTER_DISABLED = SourceDecision(True, SourceReason.FILTER_DISABLED)
+_GRANTED = SourceDecision(True, SourceReason.GRANTED)
+_NOT_GRANTED = SourceDecision(False, SourceReason.NOT_GRANTED)
+_ROADWARRIOR_NOT_A_CALL = SourceDecision(True, SourceReason.ROADWARRIOR_NOT_A_CALL)
+_ROADWARRIOR_LIMIT = SourceDecision(False, SourceReason.ROADWARRIOR_LIMIT)
+_ROADWARRIOR = SourceDecision(True, SourceReason.ROADWARRIOR, counted=True)

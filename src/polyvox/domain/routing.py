@@ -201,7 +201,7 @@ class RouteIndex:
     number of routes.  Build it when the routing configuration is loaded.
     """
 
-    __slots__ = ("_fax", "_lengths", "_voice", "routes")
+    __slots__ = ("_fax", "_lengths", "_merged", "_selections", "_voice", "routes")
 
     def __init__(self, routes: Iterable[OutgoingRoute]) -> None:
         self.routes: tuple[OutgoingRoute, ...] = tuple(routes)
@@ -222,6 +222,10 @@ class RouteIndex:
             for scope, by_prefix in voice.items()
         }
         self._fax: dict[int | None, tuple[OutgoingRoute, ...]] = {c: tuple(rs) for c, rs in fax.items()}
+        # Lazily filled caches of the voice selection (see voice_selection); both are bounded by the
+        # configuration: one entry per scope with routes, one per (scope, indexed prefix, modes).
+        self._merged: dict[_Scope, tuple[frozenset[str], tuple[int, ...]]] = {}
+        self._selections: dict[tuple[_Scope, str, bool, bool], RouteSelection] = {}
 
     def voice_matches(
         self, client_id: int | None, routing_tag_id: int | None, callee: str
@@ -258,6 +262,57 @@ class RouteIndex:
         if client_id is not None:
             result.extend((_STEP_CLIENT_PATTERN, r, 0) for r in self._fax.get(client_id, ()))
         return result
+
+    def _merged_prefixes(self, scope: _Scope) -> tuple[frozenset[str], tuple[int, ...]]:
+        """Prefixes of the all-clients and client routes of ``scope``, and their lengths (longest first)."""
+        merged = self._merged.get(scope)
+        if merged is None:
+            client_id, routing_tag_id = scope
+            prefixes = set(self._voice.get((None, routing_tag_id), ()))
+            if client_id is not None:
+                prefixes.update(self._voice[scope])
+            lengths = tuple(sorted({len(p) for p in prefixes}, reverse=True))
+            merged = self._merged[scope] = (frozenset(prefixes), lengths)
+        return merged
+
+    def voice_selection(
+        self,
+        client_id: int | None,
+        routing_tag_id: int | None,
+        callee: str,
+        stopper_mode: StopperMode = "spec",
+        prefix_match: PrefixMatch = "any",
+    ) -> RouteSelection:
+        """:func:`select_routes` for a voice call, memoised.
+
+        The selection depends on the callee only through the longest indexed prefix ``P``
+        starting it (every other matching prefix is a prefix of ``P``), and a client without
+        routes of its own for the tag selects exactly what the all-clients routes select. So
+        the result is computed once per (scope, ``P``, modes) and then found with one probe
+        per distinct prefix length.
+        """
+        scope: _Scope = (client_id, routing_tag_id)
+        if scope not in self._voice:
+            scope = (None, routing_tag_id)
+            if scope not in self._voice:
+                return _NO_ROUTE
+        prefixes, lengths = self._merged_prefixes(scope)
+        size = len(callee)
+        longest = ""
+        for length in lengths:
+            if length <= size and callee[:length] in prefixes:
+                longest = callee[:length]
+                break
+        else:
+            return _NO_ROUTE
+        key = (scope, longest, stopper_mode == "spec", prefix_match == "longest")
+        selection = self._selections.get(key)
+        if selection is None:
+            candidates = self.voice_candidates(scope[0], routing_tag_id, longest)
+            if prefix_match == "longest":
+                candidates = [c for c in candidates if c[2] == len(longest)]
+            selection = self._selections[key] = _finish_selection(candidates, False, stopper_mode)
+        return selection
 
 
 @functools.lru_cache(maxsize=32)
@@ -333,16 +388,20 @@ def select_routes(
     voice routes for the destination.
     """
     index = _as_index(routes)
-    candidates: list[tuple[int, OutgoingRoute, int]] = []
-    fax_used = False
     if is_fax:
         candidates = index.fax_candidates(client_id)
-        fax_used = bool(candidates)
-    if not candidates:
-        candidates = index.voice_candidates(client_id, routing_tag, callee_e164)
-        if prefix_match == "longest" and candidates:
-            longest = max(length for _, _, length in candidates)
-            candidates = [c for c in candidates if c[2] == longest]
+        if candidates:
+            return _finish_selection(candidates, True, stopper_mode)
+    return index.voice_selection(client_id, routing_tag, callee_e164, stopper_mode, prefix_match)
+
+
+_NO_ROUTE = RouteSelection(routes=())
+
+
+def _finish_selection(
+    candidates: list[tuple[int, OutgoingRoute, int]], fax_used: bool, stopper_mode: StopperMode
+) -> RouteSelection:
+    """Steps 5-7 of 9.3.1 over the (step, route, matched length) candidates of steps 1-4."""
     candidates.sort(key=lambda c: (c[1].priority, c[0], c[1].id))
     ordered = tuple(c[1] for c in candidates)
 

@@ -137,7 +137,8 @@ def test_retail_call_goes_to_trunks_with_routing_tag(pv: Platform, edge: Edge, c
     d = ua.invite(f"sip:12#0034911222333@{edge.brand_domain}", body=sdp(40108), wait_final=False,
                   extra=[f"P-Asserted-Identity: <sip:+34944000002@{edge.brand_domain}>"])
     inv = edge.trunks.request("INVITE")
-    assert inv.uri.startswith(f"sip:0034911222333@{edge.brand_domain}")
+    # the client's numeric transformations (calleein) put the callee in E.164 (spec 9.7.3)
+    assert inv.uri.startswith(f"sip:+34911222333@{edge.brand_domain}")
     assert inv["x-info-type"] == "retail"
     assert inv["x-info-companyid"] == str(clients["retail"])
     assert inv["x-info-endpointtype"] == "retail"
@@ -254,6 +255,12 @@ def test_residential_device_max_calls(pv: Platform, edge: Edge, clients: dict[st
     d2 = ua.invite("0034911000333", body=sdp(40134))
     assert d2.answer is not None
     assert (d2.answer.status, d2.answer.reason) == (403, "Forbidden: maximum concurrent calls reached")
+    # calls towards the device count too: the application server's call gets 486
+    call_id = f"in-{uid()}"
+    asrv.send(asrv.build("INVITE", f"sip:{name}@{edge.brand_domain}", call_id=call_id, from_tag="as9",
+                         to=f"sip:{name}@{edge.brand_domain}", cseq=1, body=sdp(40138)), edge.proxy)
+    r = asrv.response(call_id, "INVITE", final=True)
+    assert (r.status, r.reason) == (486, "Busy Here: maximum concurrent calls reached")
     # hang up the first one: calls are possible again
     ua.in_dialog(d1, "BYE")
     bye = asrv.request("BYE", call_id=inv.call_id)

@@ -160,3 +160,111 @@ def test_repository_version_check_interval(db: Engine) -> None:
     repo.begin_request()
     assert repo.stats["version_reads"] == 2
     repo.close()
+
+
+# ----------------------------------------------------------------- issue 4: numbering, filters, forwards
+def test_call_forward_selection_and_target_number() -> None:
+    from polyvox.sip.repository import CallForward, forward_number, pick_forward
+
+    anyddi = CallForward(1, "inconditional", None, "number", "600111222", None, number_country_id=7)
+    per_ddi = CallForward(2, "inconditional", 55, "number", "+44201234567", None)
+    unreach = CallForward(3, "unreachable", None, "retail", None, 9)
+    fwds = (anyddi, per_ddi, unreach)
+    assert pick_forward(fwds, "inconditional", 55) is per_ddi  # the called DDI's forward wins
+    assert pick_forward(fwds, "inconditional", 56) is anyddi
+    assert pick_forward(fwds, "unreachable", 55) is unreach
+    assert pick_forward((per_ddi,), "inconditional", None) is None
+    assert forward_number(anyddi, "+34") == "+34600111222"
+    assert forward_number(anyddi, "34") == "+34600111222"
+    assert forward_number(per_ddi, "+34") == "+44201234567"
+    assert forward_number(CallForward(4, "inconditional", None, "number", "0044 20 1234", None), "") == "+44201234"
+    assert forward_number(CallForward(5, "inconditional", None, "number", "", None), "+34") == ""
+
+
+def test_transform_helper() -> None:
+    from polyvox.domain.numbering import RuleSet, TransformationRule
+    from polyvox.sip.repository import transform
+
+    rules = RuleSet([TransformationRule("calleein", 1, r"^0([1-9][0-9]+)$", r"+34\1")])
+    assert transform(rules, "calleein", "0911222333") == "+34911222333"
+    assert transform(rules, "callerin", "0911222333") == "0911222333"
+    assert transform(None, "calleein", "0911") == "0911"
+
+
+def test_geoip_lookup() -> None:
+    from polyvox.sip.repository import GeoIP
+
+    g = GeoIP(local="127.0.0.0/8=es, 10.1.0.0/16=FR, garbage")
+    assert g.country("127.0.0.8") == "ES" and g.country("10.1.2.3") == "FR"
+    assert g.country("not-an-ip") is None
+    if not g.available:
+        pytest.skip("Debian package geoip-database (libgeoip1) not installed")
+    assert g.country("8.8.8.8") == "US"
+    assert g.country("10.2.0.1") is None  # private, unknown to the database
+
+
+def test_repository_features_lookups(db: Engine) -> None:
+    from sqlalchemy import select
+
+    t = {n: ENTITY[n].table for n in ("Company", "TransformationRuleSet", "TransformationRule", "UsersAddress",
+                                      "CompanyRelGeoIpCountry", "Country", "CallForwardSetting", "Codec",
+                                      "CompanyRelCodec", "BannedAddress", "RetailAccount")}
+    with db.begin() as c:
+        company = c.execute(select(t["Company"].c.id, t["Company"].c.brandId)).first()
+        rs = c.execute(insert(t["TransformationRuleSet"]).values(nameEn="u")).inserted_primary_key[0]
+        c.execute(insert(t["TransformationRule"]).values(transformationRuleSetId=rs, type="calleein", priority=1,
+                                                          matchExpr=r"^0([0-9]+)$", replaceExpr=r"+34\1"))
+        c.execute(update(t["Company"]).where(t["Company"].c.id == company.id).values(ipfilter=True))
+        c.execute(insert(t["UsersAddress"]).values(companyId=company.id, sourceAddress="192.0.2.0/24"))
+        c.execute(insert(t["UsersAddress"]).values(companyId=company.id, sourceAddress="not a range"))
+        es = c.execute(select(t["Country"].c.id).where(t["Country"].c.code == "ES")).scalar_one()
+        c.execute(insert(t["CompanyRelGeoIpCountry"]).values(companyId=company.id, countryId=es))
+        pcma = c.execute(select(t["Codec"].c.id).where(t["Codec"].c.iden == "PCMA")).scalar_one()
+        c.execute(insert(t["CompanyRelCodec"]).values(companyId=company.id, codecId=pcma))
+        ra = c.execute(insert(t["RetailAccount"]).values(companyId=company.id, name="ra1")).inserted_primary_key[0]
+        for kind, enabled in (("inconditional", True), ("unreachable", False), ("noAnswer", True), ("busy", True)):
+            c.execute(insert(t["CallForwardSetting"]).values(retailAccountId=ra, callForwardType=kind, enabled=enabled,
+                                                             targetType="number", numberValue="600"))
+    repo = Repository(str(db.url), engine=db)
+    repo.begin_request()
+    assert repo.rule_set(rs).apply("calleein", "0911") == "+34911"
+    assert repo.rule_set(None) is None
+    comp = repo.company(company.id)
+    assert comp is not None and comp.ipfilter
+    flt = repo.ip_filter(comp)
+    assert flt.enabled and flt.countries == frozenset({"ES"}) and [str(n) for n in flt.ranges] == ["192.0.2.0/24"]
+    assert [(f.type, f.number) for f in repo.call_forwards(ra)] == [("inconditional", "600"), ("unreachable", "600")]
+    assert repo.company_codecs(company.id) == ("PCMA",)
+    repo.ban(ip="192.0.2.9", aor="a@b", blocker="antibruteforce", description="x", brand_id=company.brandId)
+    repo.ban(ip="192.0.2.9", aor="a@b", blocker="antibruteforce", description="again", brand_id=company.brandId)
+    b = t["BannedAddress"]
+    with db.connect() as c:
+        rows = c.execute(select(b.c.description, b.c.lastTimeBanned).where(b.c.ip == "192.0.2.9")).all()
+    assert len(rows) == 1 and rows[0].description == "again" and rows[0].lastTimeBanned is not None
+    repo.close()
+
+
+def test_render_tls_ws_and_natping(tmp_path: Path) -> None:
+    from polyvox.sip import tls
+    from polyvox.sip.settings import from_env, trunks_from_env
+
+    s = ProxySettings(home=tmp_path, database_url="sqlite://", port=5070, tls_port=5071, ws_port=10090,
+                      wss_port=10091, natping_interval=15)
+    cfg = render.render(s, nodes=[(1, "udp:127.0.0.1:22222", 1, False)]).cfg.read_text()
+    for line in ("listen=tls:127.0.0.1:5071", "listen=tcp:127.0.0.1:10090", "listen=tls:127.0.0.1:10091",
+                 "enable_tls=yes", 'loadmodule "websocket.so"', 'modparam("nathelper", "natping_interval", 15)'):
+        assert line in cfg
+    crt, key = tls.default_paths(tmp_path)
+    assert crt.is_file() and key.is_file() and oct(key.stat().st_mode)[-3:] == "600"
+    assert f"certificate = {crt}" in (s.rundir / "tls.cfg").read_text()
+    plain = render.render(s.with_(tls_port=0, ws_port=0, wss_port=0), nodes=[]).cfg.read_text()
+    assert "tls.so" not in plain and "enable_tls" not in plain and "websocket" not in plain
+    with pytest.raises(tls.TlsError):
+        tls.ensure_certificate(tmp_path, "127.0.0.1", cert=str(tmp_path / "missing.crt"), key=str(key))
+    # a configured certificate that does not exist: TLS/WSS left out (warning), UDP/TCP/WS still start
+    broken = render.render(s.with_(tls_cert=str(tmp_path / "missing.crt"), tls_key=str(key)), nodes=[]).cfg.read_text()
+    assert "enable_tls" not in broken and "listen=tls:" not in broken and "listen=tcp:127.0.0.1:10090" in broken
+    users = from_env(tmp_path, "sqlite://")
+    assert (users.tls_port, users.ws_port, users.wss_port, users.natping_interval) == (5061, 10080, 10081, 30)
+    trunks = trunks_from_env(tmp_path, "sqlite://")
+    assert (trunks.tls_port, trunks.ws_port, trunks.wss_port, trunks.natping_interval) == (0, 0, 0, 0)

@@ -13,13 +13,19 @@ Flows (docs/sip.md has the details):
   (hash/rr/static) with fail-over to the next server when one does not answer;
 - INVITE from an application server to ``user@domain``: usrloc lookup, every registered contact
   rings in parallel;
-- in-dialog requests follow the Record-Route; rtpengine answers/deletes on the way.
+- in-dialog requests follow the Record-Route; rtpengine answers/deletes on the way;
+- issue 4 (docs/sip.md §10.8-§10.13): numeric transformations (rule set of the endpoint or the
+  client), client/brand concurrent calls, retail call forwards (unconditional / unreachable, per
+  DDI, back to proxy-trunks with Diversion), client IP filter + GeoIP + roadwarriors, brute-force
+  bans (``banned_addresses``), TLS/WS/WSS transports, NAT pings, per-side rtpengine flags (SRTP,
+  WebRTC) and codec transcoding.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -28,10 +34,20 @@ import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_pytho
 
 from polyvox.sip import dispatch
 from polyvox.sip.kemi import initial_request, reply
-from polyvox.sip.repository import Company, Endpoint, Repository, e164
+from polyvox.sip.repository import (
+    CallForward,
+    Company,
+    Endpoint,
+    Repository,
+    e164,
+    forward_number,
+    pick_forward,
+    transform,
+)
 
 FLT_NATS = 5  # request flag: the sender is behind NAT
 FLB_NATB = 6  # branch flag: the destination is behind NAT (restored by lookup)
+FLB_SIPPING = 7  # branch flag: NATed UDP contact kept open with OPTIONS pings (nathelper natping)
 
 AUTH_WRONG = (-2, -8)  # invalid password, auth user differs from From/To user
 AUTH_STALE = (-4, -6)  # nonce expired, nonce reused
@@ -54,7 +70,11 @@ class ProxyUsers:
         self.trunks_addr = (str(trunks_host), int(trunks_port))
         self.location_table = "location"
         self.location_loaded = False
-        self.profile_key = ""
+        self.profiles: list[tuple[str, str]] = []  # dialog profiles the call joins at dlg_manage
+        self.ban_threshold = int(settings.get("ban_threshold") or 100)
+        self.ban_restart = int(settings.get("ban_restart") or 80)
+        self.ban_seconds = int(settings.get("ban_seconds") or 43200)
+        self.geoip: Any = None
 
     # ------------------------------------------------------------------ process hooks
     def child_init(self, rank: int) -> int:
@@ -74,6 +94,7 @@ class ProxyUsers:
         if method is None:
             return
         self.repo.begin_request()
+        self.profiles = []
         source = (KSR.pv.get("$si"), int(KSR.pv.get("$sp")))
         if source == self.trunks_addr and method != "REGISTER":
             self.from_trunks(method)
@@ -82,6 +103,11 @@ class ProxyUsers:
         if app_server is not None:
             self.from_application_server(method)
         else:
+            if KSR.htable.sht_is_null("ipban", source[0]) < 0:
+                return  # flooding source: ignored (no reply) until the ban ends
+            if self.banned():
+                reply(403, "Forbidden: banned source")
+                return
             self.nat_detect(method)
             KSR.textops.remove_hf_re("^X-Info-")
             self.from_endpoint(method)
@@ -98,13 +124,15 @@ class ProxyUsers:
             reply(405, "Method Not Allowed")
             return
         src_ip, src_port = KSR.pv.get("$si") or "", int(KSR.pv.get("$sp") or 0)
-        self.profile_key = ""
         wholesale = self.repo.wholesale_at(src_ip)
         if wholesale is not None:  # spec 9.1.4: IP authentication only, any SIP domain
             if KSR.corex.has_ruri_user() < 0:
                 reply(484, "Address Incomplete")
                 return
-            self.to_trunks(None, wholesale, self.caller_number())
+            if self.flooding():
+                return
+            rules = self.repo.rule_set(wholesale.rule_set_id)
+            self.to_trunks(None, wholesale, transform(rules, "callerin", self.caller_number()), rules)
             return
         ep = self.repo.direct_endpoint_at(src_ip, src_port)
         if ep is None:
@@ -127,41 +155,200 @@ class ProxyUsers:
         if company.type not in expected:
             reply(403, f"Forbidden: {ep.kind} of a {company.type} client")
             return
+        if not self.source_allowed(ep, company, is_call=True):
+            return
+        if self.flooding():
+            return
+        if ep.rtp_encryption and not self.offer_encrypted():
+            reply(488, "Not Acceptable Here: RTP encryption required")
+            return
+        rules = self.repo.rule_set(ep.rule_set_id or company.rule_set_id)
         if ep.kind in ("retail", "residential"):
-            clid = self.validated_clid(ep, company)
+            clid = self.validated_clid(ep, company, rules)
             if clid is None:
                 reply(403, "Forbidden: no valid caller id")
                 return
         else:
             clid = self.caller_number()
+            if not self.is_internal(clid, ep, company):
+                clid = transform(rules, "callerin", clid)
         if not self.within_call_limit(ep):
             return
         if ep.kind == "retail":
-            self.to_trunks(ep, company, clid)
+            self.to_trunks(ep, company, clid, rules)
             return
+        callee = KSR.pv.get("$rU") or ""
+        if not self.is_internal(callee, ep, company):
+            out = transform(rules, "calleein", callee)
+            if out != callee:
+                KSR.pv.sets("$rU", out)
         self.to_application_server(ep, company, clid)
 
-    def within_call_limit(self, ep: Endpoint) -> bool:
+    def within_call_limit(self, ep: Endpoint, inbound: bool = False) -> bool:
         """Per-endpoint maximum of simultaneous calls (residential devices' and users' maxCalls;
-        0 = unlimited), counted with the dialog profile ``endpointCalls``. The call joins the
-        profile when its dialog is created (:meth:`manage_dialog`), so the count includes calls
-        being set up."""
-        self.profile_key = ""
+        0 = unlimited), counted with the dialog profile ``endpointCalls`` over the calls the
+        endpoint makes and receives. The call joins the profile when its dialog is created
+        (:meth:`manage_dialog`), so the count includes calls being set up. Refused: generated
+        calls 403, received calls 486 (IvozProvider's ``MAXCALLS_USER``)."""
         if ep.max_calls <= 0:
             return True
         key = f"{ep.kind}:{ep.id}"
         KSR.dialog.get_profile_size("endpointCalls", key, "$var(pvx_calls)")
         if _int(KSR.pv.get("$var(pvx_calls)")) >= ep.max_calls:
-            reply(403, "Forbidden: maximum concurrent calls reached")
+            if inbound:
+                reply(486, "Busy Here: maximum concurrent calls reached")
+            else:
+                reply(403, "Forbidden: maximum concurrent calls reached")
             return False
-        self.profile_key = key
+        self.profiles.append(("endpointCalls", key))
+        return True
+
+    def within_client_limits(self, company: Company, inbound: bool) -> bool:
+        """Client and brand concurrent external calls (spec 12.5, ``check_concurrent_calls``):
+        independent counters (dialog profiles ``company``/``brand``), 0 = unlimited; wholesale
+        clients count outbound calls only. Refused: outbound 403, inbound 486."""
+        from polyvox.domain.billing import ClientType, Direction, check_concurrent_calls
+
+        KSR.dialog.get_profile_size("company", str(company.id), "$var(pvx_cc)")
+        KSR.dialog.get_profile_size("brand", str(company.brand_id), "$var(pvx_bc)")
+        try:
+            client_type = ClientType(company.type)
+        except ValueError:
+            client_type = ClientType.VPBX
+        decision = check_concurrent_calls(
+            direction=Direction.INBOUND if inbound else Direction.OUTBOUND, client_type=client_type,
+            brand_max_calls=max(0, self.repo.brand_max_calls(company.brand_id)),
+            brand_active_calls=max(0, _int(KSR.pv.get("$var(pvx_bc)"))),
+            client_max_calls=max(0, company.max_calls), client_active_calls=max(0, _int(KSR.pv.get("$var(pvx_cc)"))))
+        if not decision.allowed:
+            who = "client" if decision.reason.value.startswith("client") else "brand"
+            if inbound:
+                reply(486, f"Busy Here: {who} maximum concurrent calls reached")
+            else:
+                reply(403, f"Forbidden: {who} maximum concurrent calls reached")
+            return False
+        if decision.counted:
+            self.profiles += [("company", str(company.id)), ("brand", str(company.brand_id))]
         return True
 
     def manage_dialog(self) -> None:
         KSR.dialog.dlg_manage()
-        if self.profile_key:
-            KSR.dialog.set_dlg_profile("endpointCalls", self.profile_key)
-            self.profile_key = ""
+        for name, value in self.profiles:
+            KSR.dialog.set_dlg_profile(name, value)
+        self.profiles = []
+
+    # ----- security: company IP filter / roadwarriors (12.3, 12.4), anti brute-force (12.7)
+    def source_allowed(self, ep: Endpoint, company: Company, *, is_call: bool) -> bool:
+        """The client's IP filter (authorized ranges + GeoIP countries; enabled with both lists
+        empty refuses everything) through ``check_source``; users with *Calls from non-granted
+        IPs* (``externalIpCalls`` 1..3) may place that many simultaneous calls from elsewhere
+        (dialog profile ``roadwarrior``). Refused sources are listed in ``banned_addresses``
+        (blocker ``ipfilter``)."""
+        from polyvox.domain.billing import SourceReason, check_source
+
+        if company.type == "wholesale":
+            return True
+        flt = self.repo.ip_filter(company)
+        if not flt.enabled:
+            return True
+        src = KSR.pv.get("$si") or ""
+        country = self.country_of(src) if flt.countries else None
+        key = f"{ep.kind}:{ep.id}"
+        xcalls = min(3, max(0, ep.external_ip_calls)) if ep.kind == "terminal" else 0
+        active = 0
+        if xcalls and is_call:
+            KSR.dialog.get_profile_size("roadwarrior", key, "$var(pvx_rw)")
+            active = max(0, _int(KSR.pv.get("$var(pvx_rw)")))
+        decision = check_source(flt, src, country, external_ip_calls=xcalls, active_non_granted_calls=active,
+                                is_call=is_call)
+        if not decision.allowed:
+            limit = decision.reason is SourceReason.ROADWARRIOR_LIMIT
+            try:
+                self.repo.ban(ip=src, aor=f"{ep.name}@{KSR.pv.get('$fd') or ''}", blocker="ipfilter",
+                              description="roadwarrior call limit" if limit else "source not in the client's IP filter",
+                              brand_id=company.brand_id, company_id=company.id)
+            except Exception:
+                KSR.err("polyvox: banned address write error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            reply(403, "Forbidden: calls from non-granted addresses limit reached" if limit
+                  else "Forbidden: source address not allowed")
+            return False
+        if decision.counted:
+            self.profiles.append(("roadwarrior", key))
+        return True
+
+    def country_of(self, ip: str) -> str | None:
+        if self.geoip is None:
+            from polyvox.sip.repository import GeoIP
+
+            self.geoip = GeoIP(self.s.get("geoip_db") or "", self.s.get("geoip_local") or "")
+        return self.geoip.country(ip)  # type: ignore[no-any-return]
+
+    def bruteforce_key(self) -> str:
+        return f"{KSR.pv.get('$fU') or ''}@{KSR.pv.get('$fd') or ''}::{KSR.pv.get('$si') or ''}"
+
+    def flooding(self) -> bool:
+        """Spec 12.2: pike counts the requests of each source IP that failed identification
+        (unknown domain or endpoint), failed authentication, and new calls of identified
+        endpoints; above ``flood_density`` per ``flood_sampling`` s the IP is ignored for
+        ``flood_ban_seconds`` (``htable ipban``) and listed in ``banned_addresses``
+        (blocker ``antiflood``). True: drop this request."""
+        if KSR.pike.pike_check_req() >= 0:
+            return False
+        ip = KSR.pv.get("$si") or ""
+        if KSR.htable.sht_is_null("ipban", ip) > 0:
+            KSR.htable.sht_seti("ipban", ip, 1)
+            KSR.warn(f"polyvox: {ip} flooding, ignored for {self.s.get('flood_ban_seconds')} s\n")
+            try:
+                self.repo.ban(ip=ip, aor="", blocker="antiflood", description="request flood")
+            except Exception:
+                KSR.err("polyvox: banned address write error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+        return True
+
+    def banned(self) -> bool:
+        """The source is banned (value = end of the ban, epoch seconds; the htable's autoexpire
+        only cleans up)."""
+        key = self.bruteforce_key()
+        until = _int(KSR.htable.sht_get("srcban", key))
+        if until <= 0:
+            return False
+        if until > time.time():
+            return True
+        KSR.htable.sht_rm("srcban", key)
+        return False
+
+    def bad_credentials(self) -> None:
+        """Spec 12.7: failed authentications (unknown user, wrong password) counted per
+        ``fromUser@fromDomain::source_ip``; at ``ban_threshold`` the source is refused for
+        ``ban_seconds`` (``403 Forbidden: banned source``), listed in ``banned_addresses``
+        (blocker ``antibruteforce``), and its counter restarts at ``ban_restart``."""
+        key = self.bruteforce_key()
+        count = _int(KSR.htable.sht_get("badauth", key)) + 1
+        KSR.htable.sht_seti("badauth", key, count)
+        if count < self.ban_threshold:
+            return
+        KSR.htable.sht_seti("srcban", key, int(time.time()) + self.ban_seconds)
+        KSR.htable.sht_seti("badauth", key, self.ban_restart)
+        ip = KSR.pv.get("$si") or ""
+        KSR.warn(f"polyvox: {key} banned for {self.ban_seconds} s after {count} failed authentications\n")
+        try:
+            domain = self.repo.domain(KSR.pv.get("$fd") or "")
+            company = self.repo.company(domain.company_id) if domain and domain.company_id else None
+            self.repo.ban(ip=ip, aor=f"{KSR.pv.get('$fU') or ''}@{KSR.pv.get('$fd') or ''}", blocker="antibruteforce",
+                          description=f"{count} failed authentications",
+                          brand_id=(domain.brand_id if domain and domain.brand_id else None)
+                          or (company.brand_id if company else None), company_id=company.id if company else None)
+        except Exception:
+            KSR.err("polyvox: banned address write error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+
+    def is_internal(self, number: str, ep: Endpoint, company: Company) -> bool:
+        """Numbers that skip transformations (9.7.3): service codes, and for vPBX clients the
+        client's extensions and friends' patterns (unless alwaysApplyTransformations)."""
+        from polyvox.domain.numbering import is_internal
+
+        if company.type != "vpbx":
+            return number.startswith("*")
+        extensions, patterns = self.repo.internal_numbers(company.id)
+        return is_internal(number, extensions, patterns, always_apply_transformations=ep.always_transform)
 
     # ----- caller identity (spec 10.3: retail/residential CLID must be one of the client's DDIs)
     def caller_number(self) -> str:
@@ -172,17 +359,17 @@ class ProxyUsers:
                 return user
         return KSR.pv.get("$fU") or ""
 
-    def validated_clid(self, ep: Endpoint, company: Company) -> str | None:
+    def validated_clid(self, ep: Endpoint, company: Company, rules: Any = None) -> str | None:
         from polyvox.domain.callflow import fallback_outgoing_ddi, validate_clid
 
-        presented = self.caller_number()
+        presented = transform(rules, "callerin", self.caller_number())
         fallback = fallback_outgoing_ddi(self.repo.ddi_number(ep.outgoing_ddi_id),
                                          self.repo.ddi_number(company.outgoing_ddi_id))
         decision = validate_clid(e164(presented) if presented else None, self.repo.company_ddis(company.id), fallback)
         return decision.number
 
     # ----- retail and wholesale: straight to proxy-trunks
-    def to_trunks(self, ep: Endpoint | None, company: Company, caller: str) -> None:
+    def to_trunks(self, ep: Endpoint | None, company: Company, caller: str, rules: Any = None) -> None:
         from polyvox.domain.routing import extract_routing_tag
 
         raw = KSR.pv.get("$rU") or ""
@@ -192,14 +379,20 @@ class ProxyUsers:
         if ext.refused:
             reply(403, f"Forbidden: {ext.reason}")
             return
-        if ext.number != raw:
-            KSR.pv.sets("$rU", ext.number)
+        callee = ext.number
+        if not callee.startswith("*"):  # service codes are never transformed
+            callee = transform(rules, "calleein", callee)
+        if callee != raw:
+            KSR.pv.sets("$rU", callee)
+        if not self.within_client_limits(company, inbound=False):
+            return
         self.manage_dialog()
         KSR.rr.record_route()
         self.media_set(company.media_relay_set_id)
+        self.media_plan(self.endpoint_side(ep, True) if ep else "rtp", "rtp", self.repo.company_codecs(company.id))
         if not self.media_offer():
             return
-        for name, value in trunk_headers(company, ep, callee=e164(ext.number), caller=caller, tag=ext.tag):
+        for name, value in trunk_headers(company, ep, callee=e164(callee), caller=caller, tag=ext.tag):
             KSR.hdr.append(f"{name}: {value}\r\n")
         KSR.pv.sets("$du", self.trunks_uri)
         KSR.tm.t_on_failure("ksr_failure_endpoint")
@@ -212,11 +405,16 @@ class ProxyUsers:
         domain_name = (KSR.pv.get("$td") if register else KSR.pv.get("$fd")) or ""
         domain = self.repo.domain(domain_name)
         if domain is None:
+            if self.flooding():
+                return None
             reply(403, "Forbidden: unknown domain")
             return None
         username = (KSR.pv.get("$tU") if register else KSR.pv.get("$fU")) or ""
         ep = self.repo.endpoint(domain, username)
         if ep is None:
+            self.bad_credentials()
+            if self.flooding():
+                return None
             reply(404, "Not Found: unknown endpoint")
             return None
         if ep.direct:
@@ -231,6 +429,9 @@ class ProxyUsers:
             if rc in AUTH_WRONG:
                 KSR.notice(f"polyvox: wrong credentials for {username}@{domain.name} "
                            f"from {KSR.pv.get('$si')} ({rc})\n")
+                self.bad_credentials()
+                if self.flooding():
+                    return None
                 reply(403, "Forbidden: wrong credentials")
                 return None
             KSR.auth.auth_challenge(domain.name, 1 | (16 if rc in AUTH_STALE else 0))
@@ -243,8 +444,13 @@ class ProxyUsers:
         if found is None:
             return
         ep, domain = found
+        company = self.repo.company(ep.company_id)
+        if company is not None and not self.source_allowed(ep, company, is_call=False):
+            return
         if KSR.isflagset(FLT_NATS):
             KSR.setbflag(FLB_NATB)
+            if (KSR.pv.get("$pr") or "").lower() == "udp":
+                KSR.setbflag(FLB_SIPPING)
         flags = 0 if ep.multi_contact else 0x04  # 0x04: one contact per AoR, the newest wins
         aor = f"sip:{ep.name}@{domain}"
         if KSR.registrar.save_uri(self.location_table, flags, aor) < 0:
@@ -310,6 +516,7 @@ class ProxyUsers:
         self.manage_dialog()
         KSR.rr.record_route()
         self.media_set(company.media_relay_set_id)
+        self.media_plan(self.endpoint_side(ep, True), "rtp")
         if not self.media_offer():
             return
         for name, value in dispatch.info_headers(
@@ -370,9 +577,12 @@ class ProxyUsers:
             reply(404, "Not Found: unknown endpoint")
             return
         company = self.repo.company(ep.company_id)
+        called_ddi = (KSR.pv.get("$hdr(X-Info-Ddi)") or "").strip()  # optional, from the application server
         KSR.textops.remove_hf_re("^X-Info-")
         if method == "INVITE":
-            KSR.dialog.dlg_manage()
+            if not self.within_call_limit(ep, inbound=True):
+                return
+            self.manage_dialog()
             KSR.rr.record_route()
             self.media_set(company.media_relay_set_id if company else None)
         if ep.direct:
@@ -387,7 +597,10 @@ class ProxyUsers:
             else:
                 reply(480, "Temporarily Unavailable")
             return
+        if company is not None and method == "INVITE":
+            self.branch_adaptations(ep, company, KSR.pv.get("$fU") or "", called_ddi if ep.ddi_in else "")
         if method == "INVITE":
+            self.media_plan("rtp", self.endpoint_side(ep, False))
             if not self.media_offer():
                 return
             KSR.tm.t_on_failure("ksr_failure_endpoint")
@@ -397,7 +610,8 @@ class ProxyUsers:
     def from_trunks(self, method: str) -> None:
         """Inbound call of a retail DDI from proxy-trunks: ``X-Info-RetailAccountId`` (else the
         R-URI user in the brand's domain) names the account; its registered contacts (or its
-        fixed address) ring."""
+        fixed address) ring. Retail call forwards (spec 10.3.1) apply: unconditional at once,
+        unreachable when the account has no registration or does not answer (timeout, 408)."""
         account_id = _int((KSR.pv.get("$hdr(X-Info-RetailAccountId)") or "").strip(), 0)
         ep = self.repo.endpoint_by_id("retail", account_id) if account_id else None
         if ep is None:
@@ -407,28 +621,148 @@ class ProxyUsers:
         if ep is None or company is None:
             reply(404, "Not Found: unknown endpoint")
             return
+        ddi = (KSR.pv.get("$hdr(X-Info-Ddi)") or "").strip()
+        ddi_id = _int((KSR.pv.get("$hdr(X-Info-DdiId)") or "").strip(), 0) or None
+        caller = (KSR.pv.get("$hdr(X-Info-Caller)") or "").strip() or (KSR.pv.get("$fU") or "")
         KSR.textops.remove_hf_re("^X-Info-")
+        forwards = self.repo.call_forwards(ep.id) if method == "INVITE" else ()
         if method == "INVITE":
-            KSR.dialog.dlg_manage()
+            if not self.within_client_limits(company, inbound=True):
+                return
+            self.manage_dialog()
             KSR.rr.record_route()
             self.media_set(company.media_relay_set_id)
+        unconditional = pick_forward(forwards, "inconditional", ddi_id)
+        if unconditional is not None:
+            self.call_forward(unconditional, ep, company, ddi, caller, "unconditional")
+            return
+        unreachable = pick_forward(forwards, "unreachable", ddi_id)
+        if not self.ring_endpoint(ep, company, ddi, caller):
+            if unreachable is not None:
+                self.call_forward(unreachable, ep, company, ddi, caller, "unavailable")
+            else:
+                reply(480, "Temporarily Unavailable")
+            return
+        if method == "INVITE":
+            self.media_plan("rtp", self.endpoint_side(ep, False), self.repo.company_codecs(company.id))
+            if not self.media_offer():
+                return
+            if unreachable is not None:
+                KSR.pv.seti("$avp(cfw_id)", unreachable.id)
+                KSR.pv.seti("$avp(cfw_ep)", ep.id)
+                KSR.pv.sets("$avp(cfw_ddi)", ddi)
+                KSR.pv.sets("$avp(cfw_caller)", caller)
+            KSR.tm.t_on_failure("ksr_failure_retail")
+        KSR.tm.t_on_reply("ksr_onreply_media")
+        self.relay()
+
+    def ring_endpoint(self, ep: Endpoint, company: Company, ddi: str, caller: str) -> bool:
+        """R-URI of a retail account (fixed address or every registered contact) and the
+        per-branch outbound adaptations (callerout on the From user, ddiIn: R-URI user = the
+        called DDI through calleeout). False when it cannot be reached."""
         if ep.direct:
             if not ep.ip:
-                reply(480, "Temporarily Unavailable")
-                return
+                return False
             KSR.pv.sets("$ru", f"sip:{ep.name}@{ep.ip}:{ep.port or 5060}")
         else:
             domain_name = self.repo.brand_domain(company.brand_id) or ""
-            rc = KSR.registrar.lookup_uri(self.location_table, f"sip:{ep.name}@{domain_name}")
-            if rc < 0:
-                reply(405 if rc == -2 else 480, "Method Not Allowed" if rc == -2 else "Temporarily Unavailable")
+            if KSR.registrar.lookup_uri(self.location_table, f"sip:{ep.name}@{domain_name}") < 0:
+                return False
+        self.branch_adaptations(ep, company, caller, ddi if ep.ddi_in else "")
+        return True
+
+    def branch_adaptations(self, ep: Endpoint, company: Company, caller: str, ddi: str = "") -> None:
+        rules = self.repo.rule_set(ep.rule_set_id or company.rule_set_id)
+        if rules is None:
+            return
+        from polyvox.domain.numbering import is_e164
+
+        if caller and is_e164(caller):  # internal numbers (extensions) are never E.164
+            out = rules.apply("callerout", caller)
+            if out != (KSR.pv.get("$fU") or ""):
+                KSR.pv.sets("$avp(pvx_from)", out)
+        if ddi:
+            KSR.pv.sets("$avp(pvx_ruser)", rules.apply("calleeout", ddi))
+        KSR.tm.t_on_branch("ksr_branch_endpoint")
+
+    def ksr_branch_endpoint(self, msg: Any) -> int:
+        """Per branch towards an endpoint: the adapted From user and R-URI user."""
+        try:
+            ruser = KSR.pv.get("$avp(pvx_ruser)")
+            if ruser:
+                KSR.pv.sets("$rU", str(ruser))
+            fuser = KSR.pv.get("$avp(pvx_from)")
+            if fuser:
+                KSR.uac.uac_replace_from("", f"sip:{fuser}@{KSR.pv.get('$fd')}")
+        except Exception:
+            KSR.err("polyvox: branch route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+        return 1
+
+    def call_forward(self, cfw: CallForward, ep: Endpoint, company: Company, ddi: str, caller: str,
+                     reason: str, in_failure: bool = False) -> None:
+        """Applies a retail call forward: to another retail account of the client (it rings
+        instead) or to a number, sent back to proxy-trunks as an outbound call of the retail
+        account with a ``Diversion`` header (the called DDI, ``reason``)."""
+        send = KSR.tm.t_reply if in_failure else reply
+        domain = self.repo.brand_domain(company.brand_id) or KSR.pv.get("$fd") or ""
+        diversion = f"Diversion: <sip:{ddi or ep.name}@{domain}>;reason={reason};counter=1\r\n"
+        if cfw.target_type == "retail":
+            target = self.repo.endpoint_by_id("retail", cfw.retail_account_id or 0)
+            if target is None or target.company_id != company.id:
+                send(480, "Temporarily Unavailable: invalid call forward")
                 return
-        if method == "INVITE":
-            if not self.media_offer():
+            KSR.pv.sets("$avp(pvx_from)", "")
+            KSR.pv.sets("$avp(pvx_ruser)", "")
+            if not self.ring_endpoint(target, company, ddi, caller):
+                send(480, "Temporarily Unavailable")
+                return
+            KSR.hdr.append(diversion)
+            self.media_plan("rtp", self.endpoint_side(target, False), self.repo.company_codecs(company.id))
+            if not in_failure and not self.media_offer():
+                return
+            KSR.tm.t_on_failure("ksr_failure_endpoint")
+        else:
+            number = forward_number(cfw, self.repo.country_prefix(cfw.number_country_id))
+            if not number:
+                send(480, "Temporarily Unavailable: invalid call forward")
+                return
+            KSR.pv.sets("$ru", f"sip:{number}@{self.trunks_addr[0]}")
+            KSR.pv.sets("$du", self.trunks_uri)
+            for name, value in trunk_headers(company, ep, callee=number, caller=caller):
+                KSR.hdr.append(f"{name}: {value}\r\n")
+            KSR.hdr.append(diversion)
+            self.media_plan("rtp", "rtp", self.repo.company_codecs(company.id))
+            if not in_failure and not self.media_offer():
                 return
             KSR.tm.t_on_failure("ksr_failure_endpoint")
         KSR.tm.t_on_reply("ksr_onreply_media")
-        self.relay()
+        if in_failure:
+            if KSR.tm.t_relay() < 0:
+                KSR.tm.t_reply(500, "Server Internal Error: call forward failed")
+        else:
+            self.relay()
+
+    def ksr_failure_retail(self, msg: Any) -> int:
+        """Unreachable retail call forward: no reply at all (timeout) or 408 from the account."""
+        try:
+            if KSR.tm.t_is_canceled() > 0:
+                KSR.rtpengine.rtpengine_manage("")
+                return 1
+            cfw_id = _int(KSR.pv.get("$avp(cfw_id)"))
+            timeout = KSR.tm.t_branch_timeout() > 0 or _int(KSR.pv.get("$T_reply_code")) == 408
+            if cfw_id and timeout:
+                ep = self.repo.endpoint_by_id("retail", _int(KSR.pv.get("$avp(cfw_ep)")))
+                company = self.repo.company(ep.company_id) if ep is not None else None
+                cfw = next((f for f in self.repo.call_forwards(ep.id) if f.id == cfw_id), None) if ep else None
+                if ep is not None and company is not None and cfw is not None:
+                    KSR.pv.sets("$avp(cfw_id)", "")
+                    self.call_forward(cfw, ep, company, KSR.pv.get("$avp(cfw_ddi)") or "",
+                                      KSR.pv.get("$avp(cfw_caller)") or "", "unavailable", in_failure=True)
+                    return 1
+            KSR.rtpengine.rtpengine_manage("")
+        except Exception:
+            KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+        return 1
 
     def ksr_failure_endpoint(self, msg: Any) -> int:
         try:
@@ -446,10 +780,17 @@ class ProxyUsers:
             mrs = KSR.pv.get("$dlg_var(mrs)")
             if mrs:
                 KSR.pv.seti("$avp(mrs)", int(mrs))
+            down = KSR.rr.is_direction("downstream") > 0
+            to_callee, to_caller = KSR.pv.get("$dlg_var(rtp_callee)"), KSR.pv.get("$dlg_var(rtp_caller)")
+            offer, answer = (to_callee, to_caller) if down else (to_caller, to_callee)
+            if offer:
+                KSR.pv.sets("$avp(rtp_offer)", offer)
+            if answer:
+                KSR.pv.sets("$avp(rtp_answer)", answer)
             if method in ("BYE", "CANCEL"):
                 KSR.rtpengine.rtpengine_delete("")
             elif method in ("INVITE", "UPDATE", "ACK"):
-                KSR.rtpengine.rtpengine_manage(self.rtp_flags)
+                KSR.rtpengine.rtpengine_manage(offer or self.rtp_flags)
             if method in ("INVITE", "UPDATE"):
                 KSR.tm.t_on_reply("ksr_onreply_media")
             self.relay()
@@ -460,11 +801,54 @@ class ProxyUsers:
             return
         reply(404, "Not here")
 
+    # rtpengine flags per side of the call (the SDP rtpengine writes towards that side)
+    def side_flags(self, profile: str) -> str:
+        if profile == "webrtc":  # WS/WSS endpoints: ICE + DTLS-SRTP, RTCP multiplexed
+            return "replace-origin replace-session-connection ICE=force UDP/TLS/RTP/SAVPF rtcp-mux-offer SDES-off"
+        if profile == "srtp":  # endpoints with rtpEncryption: SRTP with SDES keys
+            return "replace-origin replace-session-connection ICE=remove RTP/SAVP"
+        return str(self.rtp_flags)
+
+    def media_plan(self, caller: str = "rtp", callee: str = "rtp", codecs: tuple[str, ...] = ()) -> None:
+        """Flags of this call's rtpengine commands: offers towards the callee use the callee's
+        side (plus ``codec-transcode-X`` for the client's enabled codecs), answers towards the
+        caller the caller's side; kept in the dialog for re-INVITEs in both directions."""
+        towards_callee = self.side_flags(callee)
+        if caller == "webrtc" and callee != "webrtc":
+            towards_callee += " rtcp-mux-demux"
+        towards_callee += "".join(f" codec-transcode-{c}" for c in codecs)
+        towards_caller = self.side_flags(caller)
+        KSR.pv.sets("$avp(rtp_offer)", towards_callee)
+        KSR.pv.sets("$avp(rtp_answer)", towards_caller)
+        KSR.pv.sets("$dlg_var(rtp_callee)", towards_callee)
+        KSR.pv.sets("$dlg_var(rtp_caller)", towards_caller)
+
+    def offer_encrypted(self) -> bool:
+        """The INVITE has no SDP (late offer) or offers SRTP (RTP/SAVP[F] with SDES keys or DTLS):
+        endpoints with ``rtpEncryption`` must not talk plain RTP (spec 10.3.1)."""
+        if KSR.textops.has_body_type("application/sdp") < 0:
+            return True
+        body = KSR.pv.get("$rb") or ""
+        return "RTP/SAVP" in body and ("a=crypto:" in body or "a=fingerprint:" in body)
+
+    def endpoint_side(self, ep: Endpoint | None, source: bool) -> str:
+        """webrtc / srtp / rtp for an endpoint, from the request's transport (source) or the
+        destination chosen by lookup."""
+        if source:
+            if (KSR.pv.get("$pr") or "").lower() in ("ws", "wss"):
+                return "webrtc"
+        else:
+            dest = f"{KSR.pv.get('$du') or ''} {KSR.pv.get('$ru') or ''}".lower()
+            if "transport=ws" in dest:
+                return "webrtc"
+        return "srtp" if ep is not None and ep.rtp_encryption else "rtp"
+
     def media_offer(self) -> bool:
         """rtpengine offer for an initial INVITE (late offers are handled by rtpengine_manage on
         the 200 OK / ACK). No relay reachable: the call is refused rather than sent with the
         endpoint's own media address to the inside."""
-        if KSR.rtpengine.rtpengine_manage(self.rtp_flags) < 0 and KSR.textops.has_body_type("application/sdp") > 0:
+        flags = KSR.pv.get("$avp(rtp_offer)") or self.rtp_flags
+        if KSR.rtpengine.rtpengine_manage(flags) < 0 and KSR.textops.has_body_type("application/sdp") > 0:
             KSR.err("polyvox: rtpengine offer failed\n")
             reply(503, "Service Unavailable: media relay unavailable")
             return False
@@ -480,7 +864,7 @@ class ProxyUsers:
             status = int(KSR.pv.get("$rs"))
             KSR.textops.remove_hf_re("^X-Info-")
             if 100 < status < 300:
-                KSR.rtpengine.rtpengine_manage(self.rtp_flags)
+                KSR.rtpengine.rtpengine_manage(KSR.pv.get("$avp(rtp_answer)") or self.rtp_flags)
                 if KSR.isbflagset(FLB_NATB):
                     KSR.nathelper.set_contact_alias()
         except Exception:
@@ -488,7 +872,8 @@ class ProxyUsers:
         return 1
 
     def nat_detect(self, method: str) -> None:
-        if KSR.nathelper.nat_uac_test(19) > 0:
+        # 1 private Contact, 2 Via != source, 16 rport != Via port, 64 WebSocket connection
+        if KSR.nathelper.nat_uac_test(83) > 0:
             if method == "REGISTER":
                 KSR.nathelper.fix_nated_register()
             elif KSR.siputils.is_first_hop() > 0:
@@ -498,6 +883,23 @@ class ProxyUsers:
     def relay(self) -> None:
         if KSR.tm.t_relay() < 0:
             KSR.sl.sl_reply_error()
+
+    # ------------------------------------------------------------------ WebSocket handshakes
+    def ksr_xhttp_event(self, msg: Any, evname: str = "") -> int:
+        """HTTP requests on the WS/WSS ports: a ``GET`` with ``Upgrade: websocket`` becomes a
+        SIP-over-WebSocket connection (RFC 7118); anything else gets 404."""
+        try:
+            port = _int(KSR.pv.get("$Rp"))
+            upgrade = (KSR.pv.get("$hdr(Upgrade)") or "").lower()
+            connection = (KSR.pv.get("$hdr(Connection)") or "").lower()
+            if (port in (_int(self.s.get("ws_port")), _int(self.s.get("wss_port"))) and "websocket" in upgrade
+                    and "upgrade" in connection and KSR.pv.get("$rm") == "GET"):
+                KSR.websocket.handle_handshake()  # answers 101, or the error itself
+                return 1
+            KSR.xhttp.xhttp_reply(404, "Not Found", "text/plain", "SIP over WebSocket only\n")
+        except Exception:
+            KSR.err("polyvox: xhttp error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+        return 1
 
     # ------------------------------------------------------------------ timer process: config sync
     def ksr_cfgsync(self, msg: Any, evname: str = "") -> int:

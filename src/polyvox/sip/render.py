@@ -139,6 +139,8 @@ def render(s: ProxySettings, nodes: list[tuple[int, str, int, bool]] | None = No
     listen = [f"listen=udp:{s.host}:{s.port}{adv}"]
     if s.tcp:
         listen.append(f"listen=tcp:{s.host}:{s.port}{adv}")
+    transports = _transports(s, rundir) if s.name == "proxy-users" else {"tls_core": "", "transport_modules": ""}
+    listen += transports.pop("listen", "").splitlines()
     secret = s.auth_secret or _secret(rundir)
     cfg = rundir / "kamailio.cfg"
     cfg.write_text(_fill((TEMPLATES / f"{module}.cfg").read_text(), {
@@ -148,11 +150,60 @@ def render(s: ProxySettings, nodes: list[tuple[int, str, int, bool]] | None = No
         "fr_timer": s.fr_timer, "fr_inv_timer": s.fr_inv_timer, "max_contacts": s.max_contacts,
         "min_expires": s.min_expires, "max_expires": s.max_expires, "default_expires": s.default_expires,
         "auth_secret": secret, "as_down_seconds": s.as_down_seconds, "rtpengine_default_set": default_set,
-        "sync_interval": s.sync_interval, "kemi_script": kemi,
+        "sync_interval": s.sync_interval, "kemi_script": kemi, "ban_seconds": max(1, s.ban_seconds),
+        "badauth_seconds": max(2, 2 * s.ban_seconds), "flood_density": max(1, s.flood_density),
+        "flood_sampling": max(1, s.flood_sampling), "flood_ban_seconds": max(1, s.flood_ban_seconds), "natping_interval": max(0, s.natping_interval),
+        "host": s.advertise or s.host, **transports,
     }))
     exe = kamailio_binary() or "kamailio"
     argv = [exe, "-f", str(cfg), "-DD", "-E", "-Y", str(rundir), "-m", str(s.shm_mb), "-M", str(s.pkg_mb)]
     return Rendered(rundir=rundir, cfg=cfg, kemi=kemi, argv=argv)
+
+
+def _transports(s: ProxySettings, rundir: Path) -> dict[str, str]:
+    """proxy-users' TLS / WS / WSS listeners and the modules they need (docs/sip.md §10.13).
+
+    A transport whose Kamailio module is not installed (Debian ``kamailio-tls-modules``,
+    ``kamailio-websocket-modules``) or whose certificate cannot be made is left out with a
+    warning on stderr, so the proxy still starts with UDP/TCP."""
+    import sys
+
+    from polyvox.sip import tls
+
+    adv = s.advertise
+    mods = module_path()
+    tls_ports = [p for p in (s.tls_port, s.wss_port) if p]
+    listen, core, modules = [], [], []
+    tls_ok = False
+    if tls_ports:
+        if not Path(mods, "tls.so").exists():
+            print("polyvox: warning: kamailio-tls-modules not installed, TLS and WSS disabled", file=sys.stderr)
+        else:
+            try:
+                cert, key = tls.ensure_certificate(s.home, adv or s.host, s.tls_cert, s.tls_key)
+            except tls.TlsError as exc:
+                print(f"polyvox: warning: {exc}; TLS and WSS disabled", file=sys.stderr)
+            else:
+                cfg = tls.write_tls_config(rundir, cert, key)
+                core.append("enable_tls=yes")
+                modules += ['loadmodule "tls.so"', f'modparam("tls", "config", "{cfg}")']
+                tls_ok = True
+    if tls_ok and s.tls_port:
+        listen.append(f"listen=tls:{s.host}:{s.tls_port}" + (f" advertise {adv}:{s.tls_port}" if adv else ""))
+    ws = [("tcp", s.ws_port)] if s.ws_port else []
+    if s.wss_port and tls_ok:
+        ws.append(("tls", s.wss_port))
+    if ws and not (Path(mods, "websocket.so").exists() and Path(mods, "xhttp.so").exists()):
+        print("polyvox: warning: kamailio-websocket-modules not installed, WS and WSS disabled", file=sys.stderr)
+        ws = []
+    if ws and s.tcp:
+        for proto, port in ws:
+            listen.append(f"listen={proto}:{s.host}:{port}" + (f" advertise {adv}:{port}" if adv else ""))
+        modules += ['loadmodule "xhttp.so"', 'loadmodule "websocket.so"',
+                    'modparam("xhttp", "event_callback", "ksr_xhttp_event")',
+                    'modparam("websocket", "keepalive_mechanism", 1)',
+                    'modparam("websocket", "keepalive_timeout", 30)']
+    return {"listen": "\n".join(listen), "tls_core": "\n".join(core), "transport_modules": "\n".join(modules)}
 
 
 def _secret(rundir: Path) -> str:

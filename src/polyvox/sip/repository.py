@@ -60,6 +60,11 @@ class Endpoint:
     port: int | None = None
     outgoing_ddi_id: int | None = None
     max_calls: int = 0
+    rule_set_id: int | None = None  # the endpoint's (or its user's) transformation rule set
+    external_ip_calls: int = 0  # users' "Calls from non-granted IPs" (roadwarriors, 12.4.1)
+    always_transform: bool = False  # friends' alwaysApplyTransformations
+    ddi_in: bool = False  # retail/friends/residential ddiIn: R-URI user = the called DDI
+    rtp_encryption: bool = False  # SRTP (SDES) towards the endpoint
 
 
 # endpoint tables other than terminals: kind -> entity
@@ -77,6 +82,24 @@ class Company:
     distribute_method: str
     outgoing_ddi_id: int | None = None
     max_calls: int = 0
+    rule_set_id: int | None = None
+    ipfilter: bool = False
+
+
+@dataclass(frozen=True)
+class CallForward:
+    """A retail account's call forward (spec 10.3.1): ``inconditional`` or ``unreachable``
+    (``userNotRegistered`` / ``noAnswer`` rows are read as unreachable), to an external number or
+    to another retail account."""
+
+    id: int
+    type: str
+    ddi_id: int | None
+    target_type: str  # number | retail
+    number: str | None
+    retail_account_id: int | None
+    no_answer_timeout: int = 10
+    number_country_id: int | None = None
 
 
 def make_engine(url: str) -> Engine:
@@ -107,6 +130,15 @@ def _tables() -> dict[str, Any]:
         "ddi": ENTITY["Ddi"].table,
         "routing_tag": ENTITY["RoutingTag"].table,
         "company_tag": ENTITY["CompanyRelRoutingTag"].table,
+        "brand": ENTITY["Brand"].table,
+        "rule": ENTITY["TransformationRule"].table,
+        "extension": ENTITY["Extension"].table,
+        "friend_pattern": ENTITY["FriendsPattern"].table,
+        "users_address": ENTITY["UsersAddress"].table,
+        "geoip": ENTITY["CompanyRelGeoIpCountry"].table,
+        "country": ENTITY["Country"].table,
+        "cfw": ENTITY["CallForwardSetting"].table,
+        "banned": ENTITY["BannedAddress"].table,
     }
 
 
@@ -132,13 +164,14 @@ class Repository:
                           .where(func.lower(d.c.domain) == bindparam("name"), d.c.pointsTo == "proxyusers")
                           .order_by(d.c.id).limit(1))
         self._q_terminal = (select(te.c.id, te.c.name, te.c.password, te.c.companyId, te.c.domainId,
-                                   u.c.id.label("userId"), u.c.multiContact, u.c.maxCalls)
+                                   u.c.id.label("userId"), u.c.multiContact, u.c.maxCalls, te.c.rtpEncryption,
+                                   u.c.transformationRuleSetId, u.c.externalIpCalls)
                             .select_from(te.outerjoin(u, u.c.terminalId == te.c.id))
                             .where(te.c.domainId == bindparam("domain_id"), te.c.name == bindparam("name"))
                             .order_by(te.c.id, u.c.id).limit(1))
         self._q_company = select(c.c.id, c.c.brandId, c.c.type, c.c.name, c.c.applicationServerSetId,
                                  c.c.mediaRelaySetId, c.c.distributeMethod, c.c.outgoingDdiId,
-                                 c.c.maxCalls).where(c.c.id == bindparam("id"))
+                                 c.c.maxCalls, c.c.transformationRuleSetId, c.c.ipfilter).where(c.c.id == bindparam("id"))
         self._q_app_servers = select(a.c.id, a.c.name, a.c.ip).order_by(a.c.id)
         self._q_rtpengines = select(r.c.mediaRelaySetId, r.c.setid, r.c.url, r.c.weight, r.c.disabled).order_by(r.c.id)
 
@@ -243,7 +276,9 @@ class Repository:
             return Endpoint(kind="terminal", id=row.id, name=row.name, password=row.password or "",
                             company_id=row.companyId, domain_id=row.domainId, user_id=row.userId,
                             multi_contact=True if row.multiContact is None else bool(row.multiContact),
-                            max_calls=int(row.maxCalls or 0))
+                            max_calls=int(row.maxCalls or 0), rule_set_id=row.transformationRuleSetId,
+                            external_ip_calls=_small_int(row.externalIpCalls),
+                            rtp_encryption=bool(row.rtpEncryption))
 
         return self._cached(("terminal", domain_id, name), load)  # type: ignore[no-any-return]
 
@@ -255,16 +290,18 @@ class Repository:
             return Company(id=row.id, brand_id=row.brandId, type=row.type or "vpbx", name=row.name,
                            application_server_set_id=row.applicationServerSetId,
                            media_relay_set_id=row.mediaRelaySetId, distribute_method=row.distributeMethod or "hash",
-                           outgoing_ddi_id=row.outgoingDdiId, max_calls=int(row.maxCalls or 0))
+                           outgoing_ddi_id=row.outgoingDdiId, max_calls=int(row.maxCalls or 0),
+                           rule_set_id=row.transformationRuleSetId, ipfilter=bool(row.ipfilter))
 
         return self._cached(("company", company_id), load)  # type: ignore[no-any-return]
 
     def _other(self, kind: str, where: Any) -> Endpoint | None:
         t = self.t[kind]
         cols = [t.c.id, t.c.name, t.c.password, t.c.companyId, t.c.domainId, t.c.multiContact,
-                t.c.directConnectivity, t.c.ip, t.c.port, t.c.outgoingDdiId]
-        if "maxCalls" in t.c:
-            cols.append(t.c.maxCalls)
+                t.c.directConnectivity, t.c.ip, t.c.port, t.c.outgoingDdiId, t.c.transformationRuleSetId]
+        for extra in ("maxCalls", "alwaysApplyTransformations", "ddiIn", "rtpEncryption"):
+            if extra in t.c:
+                cols.append(t.c[extra])
         row = self._execute(select(*cols).where(where).order_by(t.c.id).limit(1)).first()
         if row is None:
             return None
@@ -274,7 +311,9 @@ class Repository:
                         multi_contact=True if row.multiContact is None else bool(row.multiContact),
                         direct=(row.directConnectivity or "no") == "yes", ip=row.ip or None,
                         port=int(row.port) if row.port else None, outgoing_ddi_id=row.outgoingDdiId,
-                        max_calls=int(m.get("maxCalls") or 0))
+                        max_calls=int(m.get("maxCalls") or 0), rule_set_id=row.transformationRuleSetId,
+                        always_transform=bool(m.get("alwaysApplyTransformations") or False),
+                        ddi_in=m.get("ddiIn") == "yes", rtp_encryption=bool(m.get("rtpEncryption")))
 
     def endpoint(self, domain: Domain, name: str) -> Endpoint | None:
         """The endpoint named ``name`` in a SIP domain: a vPBX client's domain holds its terminals
@@ -384,6 +423,126 @@ class Repository:
 
         return self._cached(("enabled_tags", company_id), load)  # type: ignore[no-any-return]
 
+    # ----- numbering, limits, filters, call forwards (docs/sip.md §10)
+    def rule_set(self, set_id: int | None) -> Any:
+        """The transformation rule set ``set_id`` as a :class:`polyvox.domain.numbering.RuleSet`
+        (its ``transformation_rules`` rows), None when there is none."""
+        if set_id is None:
+            return None
+        from polyvox.domain.numbering import RuleSet, TransformationRule
+
+        def load() -> Any:
+            r = self.t["rule"]
+            rows = self._execute(select(r.c.id, r.c.type, r.c.priority, r.c.matchExpr, r.c.replaceExpr)
+                                 .where(r.c.transformationRuleSetId == set_id)).all()
+            rules = [TransformationRule(type=row.type, priority=int(row.priority or 0), match_expr=row.matchExpr or "",
+                                        replace_expr=row.replaceExpr or "", id=row.id)
+                     for row in rows if row.type in ("callerin", "calleein", "callerout", "calleeout")]
+            return RuleSet(rules)
+
+        return self._cached(("rule_set", set_id), load)
+
+    def internal_numbers(self, company_id: int) -> tuple[frozenset[str], tuple[str, ...]]:
+        """The client's extension numbers and its friends' patterns (numbers that are not
+        transformed, spec 9.7.3)."""
+        def load() -> tuple[frozenset[str], tuple[str, ...]]:
+            ex, fp, fr = self.t["extension"], self.t["friend_pattern"], self.t["friend"]
+            numbers = frozenset(str(r[0]) for r in self._execute(
+                select(ex.c.number).where(ex.c.companyId == company_id)).all() if r[0])
+            patterns = tuple(str(r[0]) for r in self._execute(
+                select(fp.c.regExp).select_from(fp.join(fr, fr.c.id == fp.c.friendId))
+                .where(fr.c.companyId == company_id)).all() if r[0])
+            return numbers, patterns
+
+        return self._cached(("internal", company_id), load)  # type: ignore[no-any-return]
+
+    def company_codecs(self, company_id: int) -> tuple[str, ...]:
+        """Codecs enabled for the client (``CompanyRelCodec`` -> ``codecs.iden``: PCMA, G729...),
+        offered on top of the client's own (retail/wholesale transcoding, spec 9.1.3)."""
+        from polyvox.db.model import ENTITY
+
+        def load() -> tuple[str, ...]:
+            rel, co = ENTITY["CompanyRelCodec"].table, ENTITY["Codec"].table
+            return tuple(str(r[0]) for r in self._execute(
+                select(co.c.iden).select_from(rel.join(co, co.c.id == rel.c.codecId))
+                .where(rel.c.companyId == company_id, co.c.type == "audio").order_by(rel.c.id)).all() if r[0])
+
+        return self._cached(("codecs", company_id), load)  # type: ignore[no-any-return]
+
+    def brand_max_calls(self, brand_id: int) -> int:
+        def load() -> int:
+            b = self.t["brand"]
+            return int(self._execute(select(b.c.maxCalls).where(b.c.id == brand_id)).scalar() or 0)
+
+        return self._cached(("brand_max", brand_id), load)  # type: ignore[no-any-return]
+
+    def ip_filter(self, company: Company) -> Any:
+        """The client's :class:`polyvox.domain.billing.IpFilter` (``ipfilter`` flag, authorized
+        sources ``users_addresses.sourceAddress`` and GeoIP countries, ISO codes)."""
+        from polyvox.domain.billing import IpFilter
+
+        def load() -> Any:
+            if not company.ipfilter:
+                return IpFilter(False)
+            ua, g, co = self.t["users_address"], self.t["geoip"], self.t["country"]
+            ranges = []
+            for (src,) in self._execute(select(ua.c.sourceAddress).where(ua.c.companyId == company.id)).all():
+                with contextlib.suppress(ValueError):
+                    IpFilter.build(True, [src or ""])
+                    ranges.append(src)
+            countries = [r[0] for r in self._execute(select(co.c.code).select_from(g.join(co, co.c.id == g.c.countryId))
+                                                     .where(g.c.companyId == company.id)).all() if r[0]]
+            return IpFilter.build(True, ranges, countries)
+
+        return self._cached(("ipfilter", company.id), load)
+
+    def call_forwards(self, retail_account_id: int) -> tuple[CallForward, ...]:
+        """Enabled call forwards of a retail account (spec 10.3.1)."""
+        def load() -> tuple[CallForward, ...]:
+            c = self.t["cfw"]
+            rows = self._execute(select(c).where(c.c.retailAccountId == retail_account_id).order_by(c.c.id)).all()
+            out = []
+            for r in rows:
+                if r.enabled is not None and not r.enabled:
+                    continue
+                kind = r.callForwardType or ""
+                if kind not in ("inconditional", "unreachable", "userNotRegistered", "noAnswer"):
+                    continue
+                out.append(CallForward(id=r.id, type="inconditional" if kind == "inconditional" else "unreachable",
+                                       ddi_id=r.ddiId, target_type=r.targetType or "number",
+                                       number=r.numberValue, retail_account_id=r.cfwToRetailAccountId,
+                                       no_answer_timeout=int(r.noAnswerTimeout or 10),
+                                       number_country_id=r.numberCountryId))
+            return tuple(out)
+
+        return self._cached(("cfw", retail_account_id), load)  # type: ignore[no-any-return]
+
+    def country_prefix(self, country_id: int | None) -> str:
+        """``countries.countryCode`` (``+34``) of a call forward's number country."""
+        if country_id is None:
+            return ""
+
+        def load() -> str:
+            co = self.t["country"]
+            return str(self._execute(select(co.c.countryCode).where(co.c.id == country_id)).scalar() or "")
+
+        return self._cached(("country", country_id), load)  # type: ignore[no-any-return]
+
+    def ban(self, *, ip: str, aor: str, blocker: str, description: str, brand_id: int | None = None,
+            company_id: int | None = None) -> None:
+        """Inserts or refreshes the ``banned_addresses`` row of (ip, blocker) so the API lists it."""
+        b = self.t["banned"]
+        now = utcnow()
+        with self.engine.begin() as conn:
+            rid = conn.execute(select(b.c.id).where(b.c.ip == ip, b.c.blocker == blocker, b.c.aor == aor)
+                               .limit(1)).scalar()
+            values = {"lastTimeBanned": now, "description": description[:100], "brandId": brand_id,
+                      "companyId": company_id}
+            if rid is None:
+                conn.execute(b.insert().values(ip=ip, aor=aor[:300], blocker=blocker, **values))
+            else:
+                conn.execute(b.update().where(b.c.id == rid).values(**values))
+
     # ----- registrations (kam_users_location, see polyvox.db.location)
     def _location(self) -> Any:
         from polyvox.db import location
@@ -407,7 +566,7 @@ class Repository:
                 "ruid": c.get("ruid") or "", "username": username, "domain": domain, "contact": c["contact"],
                 "received": c.get("received") or None, "path": c.get("path") or None,
                 "expires": now + dt.timedelta(seconds=max(0, int(c.get("expires") or 0))),
-                "q": float(c.get("q") if c.get("q") is not None else 1.0), "callid": c.get("callid") or "",
+                "q": _float(c.get("q"), 1.0), "callid": c.get("callid") or "",
                 "cseq": int(c.get("cseq") or 0), "last_modified": now, "flags": int(c.get("flags") or 0),
                 "cflags": int(c.get("cflags") or 0), "user_agent": (c.get("user_agent") or "")[:255],
                 "socket": c.get("socket") or None, "methods": signed32(c.get("methods", 0xFFFFFFFF)),
@@ -489,6 +648,90 @@ class Repository:
         return out
 
 
+GEOIP_FILES = ("/usr/share/GeoIP/GeoIP.dat", "/usr/share/GeoIP/GeoIPv6.dat")
+
+
+class GeoIP:
+    """Country of an IP address, offline, for the client IP filter (spec 12.3).
+
+    Reads Debian's ``geoip-database`` (legacy MaxMind/DB-IP country files
+    ``/usr/share/GeoIP/GeoIP.dat`` and ``GeoIPv6.dat``) through ``libGeoIP.so.1`` (package
+    ``libgeoip1``, a dependency of ``geoip-database``) with ctypes. ``path`` replaces the IPv4
+    file (``POLYVOX_GEOIP_DB``). ``local`` maps ranges the database cannot know (private
+    networks) to a country: ``"10.0.0.0/8=ES,192.168.0.0/16=ES"`` (``POLYVOX_GEOIP_LOCAL``).
+    Without the library or the files every lookup answers None (only the authorized ranges of
+    the filter then count), logged once by the caller's absence of matches.
+    """
+
+    def __init__(self, path: str = "", local: str = "") -> None:
+        import ipaddress
+
+        self.local: list[tuple[Any, str]] = []
+        for item in (local or "").split(","):
+            if "=" in item:
+                net, cc = item.split("=", 1)
+                with contextlib.suppress(ValueError):
+                    self.local.append((ipaddress.ip_network(net.strip(), strict=False), cc.strip().upper()))
+        self._lib: Any = None
+        self._db4: Any = None
+        self._db6: Any = None
+        try:
+            import ctypes
+
+            lib = ctypes.CDLL("libGeoIP.so.1")
+            lib.GeoIP_open.restype = ctypes.c_void_p
+            lib.GeoIP_open.argtypes = [ctypes.c_char_p, ctypes.c_int]
+            for fn in (lib.GeoIP_country_code_by_addr, lib.GeoIP_country_code_by_addr_v6):
+                fn.restype = ctypes.c_char_p
+                fn.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+            v4 = path or GEOIP_FILES[0]
+            if os.path.exists(v4):
+                self._db4 = lib.GeoIP_open(v4.encode(), 1) or None  # GEOIP_MEMORY_CACHE
+            if os.path.exists(GEOIP_FILES[1]):
+                self._db6 = lib.GeoIP_open(GEOIP_FILES[1].encode(), 1) or None
+            self._lib = lib
+        except (OSError, AttributeError):
+            self._lib = None
+
+    @property
+    def available(self) -> bool:
+        return self._lib is not None and self._db4 is not None
+
+    def country(self, ip: str) -> str | None:
+        import ipaddress
+
+        try:
+            addr = ipaddress.ip_address((ip or "").strip().strip("[]"))
+        except ValueError:
+            return None
+        for net, cc in self.local:
+            if addr.version == net.version and addr in net:
+                return cc
+        if self._lib is None:
+            return None
+        if addr.version == 4 and self._db4:
+            code = self._lib.GeoIP_country_code_by_addr(self._db4, str(addr).encode())
+        elif addr.version == 6 and self._db6:
+            code = self._lib.GeoIP_country_code_by_addr_v6(self._db6, str(addr).encode())
+        else:
+            return None
+        return code.decode() if code else None
+
+
+def _float(v: Any, default: float) -> float:
+    try:
+        return float(v) if v is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _small_int(v: Any) -> int:
+    try:
+        return int(v or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
@@ -501,6 +744,41 @@ def e164(number: str) -> str:
     if n.startswith("00"):
         return "+" + n[2:]
     return "+" + n if n.isdigit() else n
+
+
+def transform(rules: Any, kind: str, number: str) -> str:
+    """``number`` through the rules of ``kind`` of a RuleSet (None: unchanged)."""
+    if rules is None or not number:
+        return number
+    return str(rules.apply(kind, number))
+
+
+def pick_forward(forwards: Any, kind: str, ddi_id: int | None) -> CallForward | None:
+    """The call forward of ``kind`` for a call to ``ddi_id``: one set for that DDI wins over one
+    for any DDI (spec 10.3.1)."""
+    generic = None
+    for f in forwards:
+        if f.type != kind:
+            continue
+        if f.ddi_id is not None and f.ddi_id == ddi_id:
+            return f  # type: ignore[no-any-return]
+        if f.ddi_id is None and generic is None:
+            generic = f
+    return generic
+
+
+def forward_number(cfw: CallForward, country_prefix: str) -> str:
+    """E.164 target of a call forward to a number: ``numberValue`` as is when it starts with
+    ``+``/``00``, else prefixed with the country's calling code (``numberCountry``)."""
+    n = "".join(ch for ch in (cfw.number or "") if ch.isdigit() or ch == "+")
+    if not n:
+        return ""
+    if n.startswith("+") or n.startswith("00"):
+        return e164(n)
+    cc = country_prefix.strip()
+    if cc and not cc.startswith("+"):
+        cc = "+" + cc
+    return cc + n if cc else e164(n)
 
 
 def load_rtpengine_nodes(url: str) -> list[tuple[int, str, int, bool]]:

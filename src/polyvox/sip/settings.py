@@ -45,6 +45,30 @@ class ProxySettings:
     # rtpengine_manage() flags for calls from endpoints / towards endpoints
     rtpengine_flags: str = "replace-origin replace-session-connection ICE=remove RTP/AVP"
     auth_secret: str = ""
+    # anti brute-force (spec 12.7): failed authentications of fromUser@fromDomain::ip before a ban,
+    # ban duration (s), counter value after a ban
+    ban_threshold: int = 100
+    ban_seconds: int = 43200
+    ban_restart: int = 80
+    # anti-flood (spec 12.2, pike): more than flood_density counted requests of one IP within
+    # flood_sampling seconds -> its requests are ignored for flood_ban_seconds
+    flood_density: int = 100
+    flood_sampling: int = 2
+    flood_ban_seconds: int = 300
+    # GeoIP (client IP filter, 12.3): IPv4 country file ("" = Debian's /usr/share/GeoIP/GeoIP.dat)
+    # and "cidr=CC,..." for ranges the database does not know (private networks)
+    geoip_db: str = ""
+    geoip_local: str = ""
+    # proxy-users transports besides UDP/TCP (0 = off; from_env turns them on): SIP over TLS,
+    # WebSocket (WS, plain TCP) and secure WebSocket (WSS); certificate/key files ("" = the
+    # self-signed pair generated in $POLYVOX_HOME/tls, see polyvox.sip.tls)
+    tls_port: int = 0
+    ws_port: int = 0
+    wss_port: int = 0
+    tls_cert: str = ""
+    tls_key: str = ""
+    # seconds between NAT keepalive OPTIONS to NATed UDP contacts (0 = off)
+    natping_interval: int = 0
     # proxy-trunks only: proxy-users' address (trusted like an application server, "host:port"),
     # time to the first reply of a carrier server before failing over to the next one (ms)
     users_proxy: str = ""
@@ -72,6 +96,19 @@ def from_env(home: Path, database_url: str, host: str = "127.0.0.1") -> ProxySet
         version_check_interval=float(env("POLYVOX_SIP_VERSION_CHECK_INTERVAL", "0")),
         as_timeout_ms=int(env("POLYVOX_SIP_AS_TIMEOUT_MS", "2000")),
         as_down_seconds=int(env("POLYVOX_SIP_AS_DOWN_SECONDS", "30")),
+        ban_threshold=int(env("POLYVOX_SIP_BAN_THRESHOLD", "100")),
+        ban_seconds=int(env("POLYVOX_SIP_BAN_SECONDS", "43200")),
+        ban_restart=int(env("POLYVOX_SIP_BAN_RESTART", "80")),
+        flood_density=int(env("POLYVOX_SIP_FLOOD_DENSITY", "100")),
+        flood_ban_seconds=int(env("POLYVOX_SIP_FLOOD_BAN_SECONDS", "300")),
+        geoip_db=env("POLYVOX_GEOIP_DB", ""),
+        geoip_local=env("POLYVOX_GEOIP_LOCAL", ""),
+        tls_port=int(env("POLYVOX_SIP_TLS_PORT", "5061")),
+        ws_port=int(env("POLYVOX_SIP_WS_PORT", "10080")),
+        wss_port=int(env("POLYVOX_SIP_WSS_PORT", "10081")),
+        tls_cert=env("POLYVOX_SIP_TLS_CERT", ""),
+        tls_key=env("POLYVOX_SIP_TLS_KEY", ""),
+        natping_interval=int(env("POLYVOX_SIP_NATPING_INTERVAL", "30")),
     )
 
 
@@ -80,5 +117,6 @@ def trunks_from_env(home: Path, database_url: str, host: str = "127.0.0.1") -> P
     env = os.environ.get
     users = from_env(home, database_url, host)
     return users.with_(name="proxy-trunks", port=int(env("POLYVOX_SIP_TRUNKS_PORT", "7060")),
-                       users_proxy=f"{users.host}:{users.port}",
+                       users_proxy=f"{users.host}:{users.port}", tls_port=0, ws_port=0, wss_port=0,
+                       natping_interval=0,
                        carrier_timeout_ms=int(env("POLYVOX_SIP_CARRIER_TIMEOUT_MS", "3000")))

@@ -1,0 +1,730 @@
+"""proxy-users features of issue 4 with real SIP traffic through Kamailio: numeric transformations
+(spec 9.7.3), client and brand concurrent-call limits (12.5), retail call forwards (10.3.1), the
+client IP filter with authorized ranges, GeoIP countries and roadwarrior users (12.3, 12.4), and
+anti brute-force bans (12.7) listed in ``banned_addresses``.
+
+The tests run their own proxy-users (fixture ``fx``: same database and rtpengine as the session's,
+proxy-trunks address = a test UA, a small brute-force threshold, ``127.0.0.8`` located in Spain
+through ``geoip_local``)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import ssl
+import struct
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+
+from polyvox.db import location
+from polyvox.db.model import ENTITY
+from polyvox.sip import render
+from tests.sip.conftest import DOMAIN, Platform, Proc, _wait_ready, free_port
+from tests.sip.fixtures_endpoints import Edge
+from tests.sip.ua import UA, Message, rand, sdp
+
+RULES = (  # (type, priority, match, replace)
+    ("calleein", 1, r"^0([1-9][0-9]+)$", r"+34\1"),
+    ("calleein", 2, r"^([1-9][0-9]{2})$", r"+34999\1"),  # would turn an extension into a number
+    ("callerin", 1, r"^([6-9][0-9]{8})$", r"+34\1"),
+    ("callerout", 1, r"^\+34([0-9]+)$", r"\1"),
+    ("calleeout", 1, r"^\+34([0-9]+)$", r"\1"),
+)
+
+
+def uid() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+def _t(name: str) -> Any:
+    return ENTITY[name].table
+
+
+@pytest.fixture(scope="module")
+def fx(platform: Platform) -> Iterator[Edge]:
+    location.ensure(platform.engine)
+    trunks = UA("trunks", "127.0.0.1", platform.proxy)
+    port = free_port()
+    settings = platform.settings.with_(port=port, home=platform.tmp / f"home-feat-{port}", ban_threshold=3,
+                                       ban_seconds=3, ban_restart=2, geoip_local="127.0.0.8/32=ES",
+                                       tls_port=free_port(), ws_port=free_port(), wss_port=free_port(),
+                                       natping_interval=1, flood_density=20, flood_ban_seconds=3)
+    old = os.environ.get("POLYVOX_SIP_TRUNKS_PORT")
+    os.environ["POLYVOX_SIP_TRUNKS_PORT"] = str(trunks.port)
+    try:
+        kam = Proc(render.render(settings).argv, platform.tmp / f"kamailio-feat-{port}.log", "kamailio-feat")
+    finally:
+        if old is None:
+            os.environ.pop("POLYVOX_SIP_TRUNKS_PORT", None)
+        else:
+            os.environ["POLYVOX_SIP_TRUNKS_PORT"] = old
+    tag = uid()
+    e: Edge | None = None
+    try:
+        _wait_ready(("127.0.0.1", port), kam)
+        b = _t("Brand")
+        with platform.engine.connect() as conn:
+            brand_id = int(conn.execute(select(b.c.id).order_by(b.c.id)).scalars().first())
+        e = Edge(pf=platform, proxy=("127.0.0.1", port), trunks=trunks, brand_id=brand_id,
+                 brand_domain=f"feat-{tag}.test")
+        e.kam = kam  # type: ignore[attr-defined]
+        e.settings = settings  # type: ignore[attr-defined]
+        e.add("Domain", domain=e.brand_domain, pointsTo="proxyusers", brandId=brand_id, companyId=None,
+              description="test brand domain")
+        yield e
+    finally:
+        if os.environ.get("POLYVOX_SIP_TEST_LOG"):
+            print(kam.tail(120))
+        kam.stop()
+        trunks.close()
+        if e is not None:
+            with platform.engine.begin() as c:
+                c.execute(delete(_t("BannedAddress")).where(_t("BannedAddress").c.ip.like("127.%")))
+                for entity, rid in e.created:
+                    if entity in ("Company", "RetailAccount", "ResidentialDevice", "Friend"):
+                        t = _t(entity)
+                        c.execute(t.update().where(t.c.id == rid).values(outgoingDdiId=None))
+                c.execute(delete(location.location).where(location.location.c.domain == e.brand_domain))
+                for entity, rid in reversed(e.created):
+                    t = _t(entity)
+                    c.execute(delete(t).where(t.c.id == rid))
+            platform.bump()
+
+
+@pytest.fixture(scope="module")
+def data(fx: Edge) -> dict[str, Any]:
+    """A rule set, a retail / residential / wholesale client with DDIs."""
+    n, ids = uid(), {}
+    ids["rules"] = fx.add("TransformationRuleSet", brandId=fx.brand_id, nameEn=f"test-{n}", description="test",
+                          generateRules=False, editable=True)
+    for kind, prio, match, repl in RULES:
+        fx.add("TransformationRule", transformationRuleSetId=ids["rules"], type=kind, priority=prio,
+               matchExpr=match, replaceExpr=repl, description="")
+    for kind in ("retail", "residential", "wholesale"):
+        ids[kind] = fx.company(kind, f"F{kind}-{n}", transformationRuleSetId=ids["rules"], ipfilter=False)
+    for kind, num in (("retail", "+34955000001"), ("residential", "+34955000101")):
+        ids[f"{kind}_ddi"] = fx.add("Ddi", brandId=fx.brand_id, companyId=ids[kind], ddi=num[3:], ddie164=num)
+        fx.set("Company", ids[kind], outgoingDdiId=ids[f"{kind}_ddi"])
+    ids["retail_ddi2"] = fx.add("Ddi", brandId=fx.brand_id, companyId=ids["retail"], ddi="955000002",
+                                ddie164="+34955000002")
+    with fx.pf.engine.connect() as c:
+        co = _t("Country")
+        ids["spain"] = int(c.execute(select(co.c.id).where(co.c.code == "ES")).scalar_one())
+    return ids
+
+
+def account(e: Edge, entity: str, company: int, name: str, password: str | None = "pw", **kw: Any) -> int:
+    values: dict[str, Any] = dict(companyId=company, name=name, password=password, directConnectivity="no",
+                                  multiContact=True, description="", transport="udp", t38Passthrough="no",
+                                  rtpEncryption=False)
+    values.update(kw)
+    return e.add(entity, **values)
+
+
+def inbound(e: Edge, name: str, rid: int, ddi: str, ddi_id: int, caller: str = "+34600111222",
+            port: int = 41000) -> str:
+    """An inbound call of a retail DDI, as proxy-trunks sends it; returns its Call-ID."""
+    call_id = f"in-{uid()}"
+    e.trunks.send(e.trunks.build(
+        "INVITE", f"sip:{name}@127.0.0.1", call_id=call_id, from_tag="tr" + uid(), to=f"sip:{ddi}@127.0.0.1",
+        cseq=1, body=sdp(port), from_uri=f"sip:{caller}@127.0.0.1",
+        extra=[f"X-Info-RetailAccountId: {rid}", f"X-Info-Ddi: {ddi}", f"X-Info-DdiId: {ddi_id}",
+               f"X-Info-Caller: {caller}"]), e.proxy)
+    return call_id
+
+
+class WsUA(UA):
+    """The test UA over a SIP-over-WebSocket connection (RFC 7118; ``secure``: WSS over TLS)."""
+
+    def __init__(self, user: str, domain: str, proxy: tuple[str, int], password: str | None, secure: bool = False):
+        super().__init__(user, domain, proxy, password)
+        self.sock.close()
+        raw = socket.create_connection(proxy, timeout=10)
+        if secure:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            raw = ctx.wrap_socket(raw)
+        self.sock = raw  # type: ignore[assignment]
+        self.transport = "WSS" if secure else "WS"
+        self.host, self.port = f"{rand(4)}.invalid", 0
+        key = base64.b64encode(os.urandom(16)).decode()
+        raw.sendall((f"GET / HTTP/1.1\r\nHost: {proxy[0]}:{proxy[1]}\r\nUpgrade: websocket\r\n"
+                     f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                     "Sec-WebSocket-Protocol: sip\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = raw.recv(4096)
+            if not chunk:
+                raise ConnectionError("WebSocket handshake: connection closed")
+            head += chunk
+        self.handshake = head.decode(errors="replace")
+        self.buf = head.split(b"\r\n\r\n", 1)[1]
+
+    @property
+    def contact(self) -> str:
+        return f"<sip:{self.user}@{self.host};transport=ws>"
+
+    def via(self, branch: str | None = None) -> str:
+        return f"SIP/2.0/{self.transport} {self.host};branch={branch or 'z9hG4bK' + rand()};rport"
+
+    def send(self, text: str, dest: tuple[str, int] | None = None) -> None:
+        data, mask = text.encode(), os.urandom(4)
+        n = len(data)
+        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n))
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65535)
+            if not chunk:
+                raise ConnectionError("WebSocket closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _frame(self) -> tuple[int, bytes]:
+        b0, b1 = self._read(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self._read(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self._read(8))[0]
+        mask = self._read(4) if b1 & 0x80 else b""
+        data = self._read(n)
+        if mask:
+            data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+        return b0 & 0x0F, data
+
+    def recv(self, match: Any = lambda m: True, timeout: float = 5.0) -> Message:
+        for i, m in enumerate(self.pending):
+            if match(m):
+                return self.pending.pop(i)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{self.user} (ws): no matching message in {timeout}s")
+            self.sock.settimeout(left)
+            try:
+                opcode, data = self._frame()
+            except TimeoutError:
+                continue
+            if opcode == 9:  # ping -> pong
+                mask = os.urandom(4)
+                self.sock.sendall(bytes([0x8A, 0x80 | len(data)]) + mask
+                                  + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+                continue
+            if opcode not in (1, 2):
+                continue
+            m = Message.parse(data, self.proxy)
+            if match(m):
+                return m
+            self.pending.append(m)
+
+
+def hang_up(ua: UA, d: Any, peer: UA, call_id: str) -> None:
+    ua.in_dialog(d, "BYE")
+    bye = peer.request("BYE", call_id=call_id)
+    peer.respond(bye, 200, "OK")
+    assert ua.response(d.call_id, "BYE", final=True).status == 200
+
+
+# ---------------------------------------------------------------------------- 9.7.3 transformations
+def test_retail_and_wholesale_numbers_are_transformed_to_e164(fx: Edge, data: dict[str, Any]) -> None:
+    name = f"ra{uid()}"
+    rid = account(fx, "RetailAccount", data["retail"], name, "s1")
+    ua = fx.ua(name, "s1")
+    # national callee and caller written the client's way -> E.164 towards proxy-trunks
+    d = ua.invite(f"sip:0911222333@{fx.brand_domain}", body=sdp(41002), wait_final=False,
+                  extra=[f"P-Asserted-Identity: <sip:955000002@{fx.brand_domain}>"])
+    inv = fx.trunks.request("INVITE")
+    assert inv.uri.startswith(f"sip:+34911222333@{fx.brand_domain}")
+    assert (inv["x-info-callee"], inv["x-info-caller"]) == ("+34911222333", "+34955000002")
+    assert inv["x-info-endpointid"] == str(rid)
+    fx.trunks.respond(inv, 486, "Busy Here")
+    assert ua.wait_final(d).status == 486
+    # a caller that transforms to a number which is not the client's: fallback DDI
+    d = ua.invite(f"sip:555@{fx.brand_domain}", body=sdp(41004), wait_final=False,
+                  extra=[f"P-Asserted-Identity: <sip:600000000@{fx.brand_domain}>"])
+    inv = fx.trunks.request("INVITE")
+    assert (inv["x-info-callee"], inv["x-info-caller"]) == ("+34999555", "+34955000001")
+    fx.trunks.respond(inv, 486, "Busy Here")
+    ua.wait_final(d)
+    # wholesale: the client's rule set, no endpoint
+    fx.add("Trusted", companyId=data["wholesale"], srcIp="127.0.0.12", description="t", priority=0)
+    w = fx.ua("any", None, domain="customer.example", host="127.0.0.12")
+    d = w.invite("sip:0911222444@customer.example", body=sdp(41006), auth=False, wait_final=False,
+                 extra=["Remote-Party-ID: <sip:600111333@customer.example>;party=calling"])
+    inv = fx.trunks.request("INVITE")
+    assert (inv["x-info-type"], inv["x-info-callee"], inv["x-info-caller"]) == (
+        "wholesale", "+34911222444", "+34600111333")
+    fx.trunks.respond(inv, 486, "Busy Here")
+    w.wait_final(d)
+
+
+def test_vpbx_transformations_skip_extensions(pv: Platform, fx: Edge, data: dict[str, Any],
+                                              app_servers) -> None:  # type: ignore[no-untyped-def]
+    asrv = fx.ua("as", None, domain=DOMAIN)
+    app_servers([f"127.0.0.1:{asrv.port}"])
+    name = f"t{uid()}"
+    _tid, user_id = pv.add_terminal(name, "s2")
+    fx.set("User", user_id, transformationRuleSetId=data["rules"])
+    ua = fx.ua(name, "s2", domain=DOMAIN)
+    d = ua.invite("0911222555", body=sdp(41008), wait_final=False)
+    inv = asrv.request("INVITE")
+    assert inv.uri.startswith("sip:+34911222555@")  # external: calleein of the user's rule set
+    asrv.respond(inv, 486, "Busy Here")
+    ua.wait_final(d)
+    d = ua.invite("101", body=sdp(41010), wait_final=False)  # an extension of DemoCompany: untouched
+    inv = asrv.request("INVITE")
+    assert inv.uri.startswith("sip:101@")
+    asrv.respond(inv, 486, "Busy Here")
+    ua.wait_final(d)
+
+
+def test_inbound_retail_call_adapted_to_the_account(fx: Edge, data: dict[str, Any]) -> None:
+    name = f"ra{uid()}"
+    rid = account(fx, "RetailAccount", data["retail"], name, "s3", ddiIn="yes")
+    ua = fx.ua(name, "s3")
+    assert ua.register().status == 200
+    call_id = inbound(fx, name, rid, "+34955000001", data["retail_ddi"])
+    got = ua.request("INVITE", call_id=call_id)
+    # ddiIn: the called DDI as R-URI user, callerout/calleeout of the rule set
+    assert got.uri == f"sip:955000001@127.0.0.1:{ua.port}"
+    assert got["from"].startswith("<sip:600111222@")
+    ua.respond(got, 486, "Busy Here")
+    assert fx.trunks.response(call_id, "INVITE", final=True).status == 486
+
+
+def test_app_server_call_to_friend_with_ddi_in(pv: Platform, fx: Edge, data: dict[str, Any],
+                                               app_servers) -> None:  # type: ignore[no-untyped-def]
+    asrv = fx.ua("as", None, domain=DOMAIN)
+    app_servers([f"127.0.0.1:{asrv.port}"])
+    name = f"fr{uid()}"
+    account(fx, "Friend", pv.company_id(), name, "s17", priority=1, ddiIn="yes",
+            transformationRuleSetId=data["rules"])
+    ua = fx.ua(name, "s17", domain=DOMAIN)
+    assert ua.register().status == 200
+    call_id = f"as-{uid()}"
+    asrv.send(asrv.build("INVITE", f"sip:{name}@{DOMAIN}", call_id=call_id, from_tag="as1", to=f"sip:{name}@{DOMAIN}",
+                         cseq=1, body=sdp(41070), from_uri=f"sip:+34600777888@{DOMAIN}",
+                         extra=["X-Info-Ddi: +34911000555"]), fx.proxy)
+    got = ua.request("INVITE", call_id=call_id)
+    assert got.uri == f"sip:911000555@127.0.0.1:{ua.port}"  # ddiIn + calleeout
+    assert got["from"].startswith("<sip:600777888@")  # callerout of the friend's rule set
+    assert got.get("x-info-ddi") is None
+    ua.respond(got, 486, "Busy Here")
+    assert asrv.response(call_id, "INVITE", final=True).status == 486
+
+
+# ---------------------------------------------------------------------------- 12.5 max calls
+def test_client_and_brand_max_calls(fx: Edge, data: dict[str, Any]) -> None:
+    name = f"ra{uid()}"
+    rid = account(fx, "RetailAccount", data["retail"], name, "s4")
+    ua = fx.ua(name, "s4")
+    assert ua.register().status == 200
+    fx.set("Company", data["retail"], maxCalls=1)
+    try:
+        d1 = ua.invite(f"sip:0911000001@{fx.brand_domain}", body=sdp(41012), wait_final=False)
+        inv1 = fx.trunks.request("INVITE")
+        fx.trunks.answer(inv1, body=sdp(41014))
+        assert ua.wait_final(d1).status == 200
+        # outbound: 403 with the reason; inbound: 486
+        d2 = ua.invite(f"sip:0911000002@{fx.brand_domain}", body=sdp(41016))
+        assert d2.answer is not None
+        assert (d2.answer.status, d2.answer.reason) == (403, "Forbidden: client maximum concurrent calls reached")
+        call_id = inbound(fx, name, rid, "+34955000001", data["retail_ddi"], port=41018)
+        r = fx.trunks.response(call_id, "INVITE", final=True)
+        assert (r.status, r.reason) == (486, "Busy Here: client maximum concurrent calls reached")
+        # brand limit, independent of the client's (client unlimited now)
+        fx.set("Company", data["retail"], maxCalls=0)
+        fx.set("Brand", fx.brand_id, maxCalls=1)
+        d3 = ua.invite(f"sip:0911000003@{fx.brand_domain}", body=sdp(41020))
+        assert d3.answer is not None
+        assert (d3.answer.status, d3.answer.reason) == (403, "Forbidden: brand maximum concurrent calls reached")
+        hang_up(ua, d1, fx.trunks, inv1.call_id)
+        d4 = ua.invite(f"sip:0911000004@{fx.brand_domain}", body=sdp(41022), wait_final=False)
+        inv4 = fx.trunks.request("INVITE")
+        fx.trunks.respond(inv4, 486, "Busy Here")
+        assert ua.wait_final(d4).status == 486
+    finally:
+        fx.set("Company", data["retail"], maxCalls=0)
+        fx.set("Brand", fx.brand_id, maxCalls=0)
+
+
+# ---------------------------------------------------------------------------- 10.3.1 call forwards
+def test_retail_unconditional_forward_per_ddi(fx: Edge, data: dict[str, Any]) -> None:
+    name = f"ra{uid()}"
+    rid = account(fx, "RetailAccount", data["retail"], name, "s5")
+    ua = fx.ua(name, "s5")
+    assert ua.register().status == 200
+    fx.add("CallForwardSetting", retailAccountId=rid, companyId=data["retail"], callForwardType="inconditional",
+           targetType="number", numberValue="600222333", numberCountryId=data["spain"], enabled=True,
+           callTypeFilter="both", noAnswerTimeout=10)
+    fx.add("CallForwardSetting", retailAccountId=rid, companyId=data["retail"], callForwardType="inconditional",
+           targetType="number", numberValue="+44201234567", ddiId=data["retail_ddi2"], enabled=True,
+           callTypeFilter="both", noAnswerTimeout=10)
+    call_id = inbound(fx, name, rid, "+34955000001", data["retail_ddi"], port=41024)
+    fwd = fx.trunks.request("INVITE", call_id=call_id)
+    assert fwd.uri.startswith("sip:+34600222333@")
+    assert fwd["diversion"] == f"<sip:+34955000001@{fx.brand_domain}>;reason=unconditional;counter=1"
+    assert (fwd["x-info-type"], fwd["x-info-endpointtype"], fwd["x-info-endpointid"]) == (
+        "retail", "retail", str(rid))
+    assert (fwd["x-info-callee"], fwd["x-info-caller"]) == ("+34600222333", "+34600111222")
+    assert fwd.get("x-info-retailaccountid") is None
+    fx.trunks.respond(fwd, 486, "Busy Here")
+    assert fx.trunks.response(call_id, "INVITE", final=True).status == 486
+    # the forward set for the called DDI wins over the one for any DDI
+    call_id = inbound(fx, name, rid, "+34955000002", data["retail_ddi2"], port=41026)
+    fwd = fx.trunks.request("INVITE", call_id=call_id)
+    assert fwd.uri.startswith("sip:+44201234567@")
+    fx.trunks.respond(fwd, 486, "Busy Here")
+    fx.trunks.response(call_id, "INVITE", final=True)
+    assert not [m for m in ua.drain() if m.is_request]  # the account itself never rang
+
+
+def test_retail_unreachable_forward(fx: Edge, data: dict[str, Any]) -> None:
+    name, other = f"ra{uid()}", f"rb{uid()}"
+    rid = account(fx, "RetailAccount", data["retail"], name, "s6")
+    oid = account(fx, "RetailAccount", data["retail"], other, "s7")
+    cfw = fx.add("CallForwardSetting", retailAccountId=rid, companyId=data["retail"], callForwardType="unreachable",
+                 targetType="number", numberValue="+34600444555", enabled=True, callTypeFilter="both",
+                 noAnswerTimeout=10)
+    # not registered: forwarded at once
+    call_id = inbound(fx, name, rid, "+34955000001", data["retail_ddi"], port=41028)
+    fwd = fx.trunks.request("INVITE", call_id=call_id, timeout=10)
+    assert fwd.uri.startswith("sip:+34600444555@")
+    assert fwd["diversion"].endswith(";reason=unavailable;counter=1")
+    fx.trunks.respond(fwd, 486, "Busy Here")
+    fx.trunks.response(call_id, "INVITE", final=True)
+    # registered but the device answers 408: forwarded from the failure route
+    ua = fx.ua(name, "s6")
+    assert ua.register().status == 200
+    call_id = inbound(fx, name, rid, "+34955000001", data["retail_ddi"], port=41030)
+    got = ua.request("INVITE", call_id=call_id, timeout=10)
+    ua.respond(got, 408, "Request Timeout")
+    fwd = fx.trunks.request("INVITE", call_id=call_id, timeout=10)
+    assert fwd.uri.startswith("sip:+34600444555@")
+    assert fwd["x-info-endpointid"] == str(rid)
+    fx.trunks.respond(fwd, 486, "Busy Here")  # the forwarded leg's answer reaches the caller
+    assert fx.trunks.response(call_id, "INVITE", final=True, timeout=10).status == 486
+    # to another retail account of the client: that one rings instead
+    fx.set("CallForwardSetting", cfw, targetType="retail", numberValue=None, cfwToRetailAccountId=oid)
+    ua.register(expires=0)
+    ub = fx.ua(other, "s7")
+    assert ub.register().status == 200
+    call_id = inbound(fx, name, rid, "+34955000001", data["retail_ddi"], port=41034)
+    got = ub.request("INVITE", call_id=call_id, timeout=10)
+    assert got.uri == f"sip:{other}@127.0.0.1:{ub.port}"
+    assert "reason=unavailable" in got["diversion"]
+    ub.respond(got, 486, "Busy Here")
+    assert fx.trunks.response(call_id, "INVITE", final=True).status == 486
+
+
+# ---------------------------------------------------------------------------- 12.3/12.4 IP filter
+def banned_rows(pf: Platform, blocker: str, ip: str) -> list[Any]:
+    b = _t("BannedAddress")
+    with pf.engine.connect() as c:
+        return list(c.execute(select(b).where(b.c.blocker == blocker, b.c.ip == ip)).all())
+
+
+def test_ip_filter_ranges_and_geoip(fx: Edge, data: dict[str, Any]) -> None:
+    company = fx.company("residential", f"Fip-{uid()}", ipfilter=True)
+    name = f"rd{uid()}"
+    account(fx, "ResidentialDevice", company, name, "s8", allow="alaw")
+    # enabled filter, both lists empty: everything refused, listed as ipfilter
+    r = fx.ua(name, "s8").register()
+    assert (r.status, r.reason) == (403, "Forbidden: source address not allowed")
+    rows = banned_rows(fx.pf, "ipfilter", "127.0.0.1")
+    assert rows and rows[0].companyId == company and rows[0].aor == f"{name}@{fx.brand_domain}"
+    # an authorized range
+    fx.add("UsersAddress", companyId=company, sourceAddress="127.0.0.0/30", description="office")
+    assert fx.ua(name, "s8").register().status == 200
+    r = fx.ua(name, "s8", host="127.0.0.8").register()
+    assert r.status == 403
+    # GeoIP: Spain is allowed; 127.0.0.8 is located in Spain by this proxy's geoip_local
+    fx.add("CompanyRelGeoIpCountry", companyId=company, countryId=data["spain"])
+    assert fx.ua(name, "s8", host="127.0.0.8").register().status == 200
+    assert fx.ua(name, "s8", host="127.0.0.9").register().status == 403
+    d = fx.ua(name, "s8", host="127.0.0.9").invite("0911222666", body=sdp(41036))
+    assert d.answer is not None and d.answer.status == 403
+
+
+def test_roadwarrior_calls_from_non_granted_addresses(pv: Platform, fx: Edge, data: dict[str, Any],
+                                                      app_servers) -> None:  # type: ignore[no-untyped-def]
+    asrv = fx.ua("as", None, domain=DOMAIN)
+    app_servers([f"127.0.0.1:{asrv.port}"])
+    demo = pv.company_id()
+    name = f"rw{uid()}"
+    _tid, user_id = pv.add_terminal(name, "s9")
+    fx.set("User", user_id, externalIpCalls="1")
+    fx.add("UsersAddress", companyId=demo, sourceAddress="127.0.0.1/32", description="office")
+    fx.set("Company", demo, ipfilter=True)
+    try:
+        road = fx.ua(name, "s9", domain=DOMAIN, host="127.0.0.13")
+        assert road.register().status == 200  # registering is not a generated call
+        d1 = road.invite("101", body=sdp(41038), wait_final=False)
+        inv = asrv.request("INVITE")
+        asrv.answer(inv, body=sdp(41040))
+        assert road.wait_final(d1).status == 200
+        d2 = road.invite("102", body=sdp(41042))
+        assert d2.answer is not None
+        assert (d2.answer.status, d2.answer.reason) == (
+            403, "Forbidden: calls from non-granted addresses limit reached")
+        # from the office the same user is not limited
+        office = fx.ua(name, "s9", domain=DOMAIN)
+        d3 = office.invite("102", body=sdp(41044), wait_final=False)
+        inv3 = asrv.request("INVITE")
+        asrv.respond(inv3, 486, "Busy Here")
+        assert office.wait_final(d3).status == 486
+        hang_up(road, d1, asrv, inv.call_id)
+        d4 = road.invite("102", body=sdp(41046), wait_final=False)
+        inv4 = asrv.request("INVITE")
+        asrv.respond(inv4, 486, "Busy Here")
+        assert road.wait_final(d4).status == 486
+        # a user without the option must fulfil the policy
+        fx.set("User", user_id, externalIpCalls="0")
+        d5 = road.invite("102", body=sdp(41048))
+        assert d5.answer is not None and d5.answer.reason == "Forbidden: source address not allowed"
+    finally:
+        fx.set("Company", demo, ipfilter=False)
+
+
+# ---------------------------------------------------------------------------- 12.7 brute force
+def test_bruteforce_ban(fx: Edge, data: dict[str, Any]) -> None:
+    name = f"ra{uid()}"
+    account(fx, "RetailAccount", data["retail"], name, "right")
+    host = "127.0.0.14"
+    for _ in range(3):  # threshold 3 in this proxy
+        r = fx.ua(name, "wrong", host=host).register()
+        assert (r.status, r.reason) == (403, "Forbidden: wrong credentials")
+    r = fx.ua(name, "right", host=host).register()
+    assert (r.status, r.reason) == (403, "Forbidden: banned source")
+    rows = banned_rows(fx.pf, "antibruteforce", host)
+    assert [(row.aor, row.brandId) for row in rows] == [(f"{name}@{fx.brand_domain}", fx.brand_id)]
+    # another source address, or another user from the same address, is not banned
+    assert fx.ua(name, "right").register().status == 200
+    r = fx.ua(f"x{name}", "x", host=host).register()
+    assert (r.status, r.reason) == (404, "Not Found: unknown endpoint")
+    # after the ban (3 s) the source is accepted; the counter restarts near the threshold
+    time.sleep(3.5)
+    assert fx.ua(name, "right", host=host).register().status == 200
+    assert fx.ua(name, "wrong", host=host).register().status == 403
+    r = fx.ua(name, "right", host=host).register()
+    assert (r.status, r.reason) == (403, "Forbidden: banned source")
+    # a scanner trying a user that does not exist in a vPBX client's domain: banned too, the row
+    # carries the client and its brand (the brand's BannedAddresses list shows it)
+    for _ in range(3):
+        assert fx.ua("admin", "1234", domain=DOMAIN, host="127.0.0.15").register().status == 404
+    r = fx.ua("admin", "1234", domain=DOMAIN, host="127.0.0.15").register()
+    assert (r.status, r.reason) == (403, "Forbidden: banned source")
+    c = _t("Company")
+    with fx.pf.engine.connect() as conn:
+        demo_brand = conn.execute(select(c.c.brandId).where(c.c.id == fx.pf.company_id())).scalar_one()
+    rows = banned_rows(fx.pf, "antibruteforce", "127.0.0.15")
+    assert [(row.aor, row.companyId, row.brandId) for row in rows] == [
+        (f"admin@{DOMAIN}", fx.pf.company_id(), demo_brand)]
+
+
+# ---------------------------------------------------------------------------- media: transcoding, SRTP
+def _codecs(body: str) -> list[int]:
+    for line in body.splitlines():
+        if line.startswith("m=audio"):
+            return [int(p) for p in line.split()[3:]]
+    return []
+
+
+def test_retail_transcoding_pcmu_phone_to_pcma_only_carrier(fx: Edge, data: dict[str, Any]) -> None:
+    from tests.sip.ua import RtpPort, sdp_media
+
+    co = _t("Codec")
+    with fx.pf.engine.connect() as c:
+        pcma = int(c.execute(select(co.c.id).where(co.c.iden == "PCMA")).scalar_one())
+    company = fx.company("retail", f"Ftc-{uid()}", ipfilter=False)
+    fx.add("CompanyRelCodec", companyId=company, codecId=pcma)
+    ddi = fx.add("Ddi", brandId=fx.brand_id, companyId=company, ddi="955000301", ddie164="+34955000301")
+    fx.set("Company", company, outgoingDdiId=ddi)
+    name = f"ra{uid()}"
+    account(fx, "RetailAccount", company, name, "s10")
+    ua = fx.ua(name, "s10")
+    phone, carrier = RtpPort(), RtpPort()
+    try:
+        d = ua.invite(f"sip:+34911222777@{fx.brand_domain}", body=sdp(phone.port, codecs=(0, 101)), wait_final=False)
+        inv = fx.trunks.request("INVITE")
+        assert 8 in _codecs(inv.body), inv.body  # PCMA added to the phone's PCMU offer
+        _, to_carrier = sdp_media(inv.body)
+        fx.trunks.answer(inv, body=sdp(carrier.port, codecs=(8, 101)))  # the carrier only takes PCMA
+        ok = ua.wait_final(d)
+        assert ok.status == 200
+        assert _codecs(ok.body)[0] == 0, ok.body  # the phone keeps talking PCMU
+        _, to_phone = sdp_media(ok.body)
+        phone.send(("127.0.0.1", to_phone), count=15, pt=0)
+        got = carrier.receive(timeout=4.0)
+        assert len(got) >= 5
+        assert {pkt[1] & 0x7F for pkt, _ in got} == {8}  # transcoded to PCMA by rtpengine
+        carrier.send(("127.0.0.1", to_carrier), count=15, pt=8)
+        back = phone.receive(timeout=4.0)
+        assert len(back) >= 5 and {pkt[1] & 0x7F for pkt, _ in back} == {0}
+        hang_up(ua, d, fx.trunks, inv.call_id)
+    finally:
+        phone.close()
+        carrier.close()
+
+
+CRYPTO = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
+
+
+def test_srtp_endpoint_gets_savp_and_inside_gets_avp(pv: Platform, fx: Edge, data: dict[str, Any],
+                                                     app_servers) -> None:  # type: ignore[no-untyped-def]
+    asrv = fx.ua("as", None, domain=DOMAIN)
+    app_servers([f"127.0.0.1:{asrv.port}"])
+    name = f"s{uid()}"
+    tid, _uid = pv.add_terminal(name, "s11")
+    fx.set("Terminal", tid, rtpEncryption=True)
+    phone = fx.ua(name, "s11", domain=DOMAIN)
+    assert phone.register().status == 200
+    call_id = f"srtp-{uid()}"
+    asrv.send(asrv.build("INVITE", f"sip:{name}@{DOMAIN}", call_id=call_id, from_tag="as" + uid(),
+                         to=f"sip:{name}@{DOMAIN}", cseq=1, body=sdp(41050)), fx.proxy)
+    got = phone.request("INVITE", call_id=call_id)
+    assert "RTP/SAVP" in got.body and "a=crypto:" in got.body, got.body
+    answer = sdp(41052).replace("RTP/AVP", "RTP/SAVP") + CRYPTO + "\r\n"
+    phone.respond(got, 200, "OK", body=answer, to_tag="ph1")
+    ok = asrv.response(call_id, "INVITE", final=True)
+    assert ok.status == 200 and "RTP/AVP" in ok.body and "a=crypto" not in ok.body, ok.body
+    # calls from the SRTP terminal: plain RTP refused, SRTP offered -> plain RTP inside
+    d = phone.invite("101", body=sdp(41054))
+    assert d.answer is not None
+    assert (d.answer.status, d.answer.reason) == (488, "Not Acceptable Here: RTP encryption required")
+    d = phone.invite("101", body=sdp(41056).replace("RTP/AVP", "RTP/SAVP") + CRYPTO + "\r\n",
+                     wait_final=False)
+    inv = asrv.request("INVITE", call_id=d.call_id)
+    assert "RTP/AVP" in inv.body and "a=crypto" not in inv.body, inv.body
+    asrv.respond(inv, 486, "Busy Here")
+    assert phone.wait_final(d).status == 486
+
+
+WEBRTC_FP = ":".join(["AB"] * 32)
+
+
+def webrtc_sdp(port: int) -> str:
+    return ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=audio {port} UDP/TLS/RTP/SAVPF 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+            "a=ice-ufrag:Fx7q\r\na=ice-pwd:3kXJ0bSg0lB1nF9Y8vN5Wq2e\r\n"
+            f"a=fingerprint:sha-256 {WEBRTC_FP}\r\na=setup:actpass\r\na=rtcp-mux\r\n"
+            f"a=candidate:1 1 UDP 2130706431 127.0.0.1 {port} typ host\r\na=sendrecv\r\n")
+
+
+# ---------------------------------------------------------------------------- transports: WS, WSS, TLS
+def test_webrtc_over_ws_bridged_to_plain_rtp(pv: Platform, fx: Edge, data: dict[str, Any],
+                                             app_servers) -> None:  # type: ignore[no-untyped-def]
+    asrv = fx.ua("as", None, domain=DOMAIN)
+    app_servers([f"127.0.0.1:{asrv.port}"])
+    name = f"w{uid()}"
+    pv.add_terminal(name, "s12")
+    ws = WsUA(name, DOMAIN, ("127.0.0.1", fx.settings.ws_port), "s12")  # type: ignore[attr-defined]
+    pv.uas.append(ws)
+    assert ws.handshake.startswith("HTTP/1.1 101"), ws.handshake
+    assert ws.register().status == 200
+    # browser -> inside: ICE/DTLS-SRTP removed, plain RTP/AVP towards the application server
+    d = ws.invite("101", body=webrtc_sdp(41060), wait_final=False)
+    inv = asrv.request("INVITE")
+    assert "RTP/AVP" in inv.body and "SAVPF" not in inv.body, inv.body
+    assert "a=ice-ufrag" not in inv.body and "a=fingerprint" not in inv.body, inv.body
+    # the answer towards the browser is WebRTC again (ICE, DTLS fingerprint)
+    as_dlg = asrv.answer(inv, body=sdp(41064))
+    ok = ws.wait_final(d)
+    assert ok.status == 200 and "UDP/TLS/RTP/SAVPF" in ok.body and "a=fingerprint:" in ok.body, ok.body
+    # re-INVITE from the application server (upstream): WebRTC towards the browser; its answer
+    # comes back as plain RTP (flags kept in the dialog, chosen by direction)
+    asrv.in_dialog(as_dlg, "INVITE", body=sdp(41066))
+    re_inv = ws.request("INVITE", call_id=d.call_id)
+    assert "UDP/TLS/RTP/SAVPF" in re_inv.body and "a=ice-ufrag:" in re_inv.body, re_inv.body
+    ws.respond(re_inv, 200, "OK", body=webrtc_sdp(41060), to_tag=ok.tag("to"))
+    re_ok = asrv.response(d.call_id, "INVITE", final=True)
+    assert re_ok.status == 200 and "RTP/AVP" in re_ok.body and "a=fingerprint" not in re_ok.body, re_ok.body
+    hang_up(ws, d, asrv, d.call_id)
+    # inside -> browser: reached over its WebSocket connection, with ICE and DTLS-SRTP
+    call_id = f"ws-{uid()}"
+    asrv.send(asrv.build("INVITE", f"sip:{name}@{DOMAIN}", call_id=call_id, from_tag="as" + uid(),
+                         to=f"sip:{name}@{DOMAIN}", cseq=1, body=sdp(41062)), fx.proxy)
+    got = ws.request("INVITE", call_id=call_id)
+    assert "UDP/TLS/RTP/SAVPF" in got.body and "a=fingerprint:" in got.body, got.body
+    assert "a=ice-ufrag:" in got.body and "a=candidate:" in got.body and "a=rtcp-mux" in got.body
+    ws.respond(got, 486, "Busy Here")
+    assert asrv.response(call_id, "INVITE", final=True).status == 486
+
+
+def test_wss_and_tls_transports_with_generated_certificate(pv: Platform, fx: Edge, data: dict[str, Any]) -> None:
+    st = fx.settings  # type: ignore[attr-defined]
+    cert = st.home / "tls" / "proxy-users.crt"
+    assert cert.is_file() and (st.home / "tls" / "proxy-users.key").is_file()
+    # WSS: a retail account registers over secure WebSocket
+    name = f"ra{uid()}"
+    account(fx, "RetailAccount", data["retail"], name, "s13")
+    wss = WsUA(name, fx.brand_domain, ("127.0.0.1", st.wss_port), "s13", secure=True)
+    pv.uas.append(wss)
+    assert wss.handshake.startswith("HTTP/1.1 101"), wss.handshake
+    assert wss.register().status == 200
+    # SIP over TLS: the server certificate is the generated one, OPTIONS answered
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx.check_hostname = False
+    with socket.create_connection(("127.0.0.1", st.tls_port), timeout=10) as raw, \
+            ctx.wrap_socket(raw) as tls_sock:  # verified against the generated certificate
+        cid = f"tls-{uid()}"
+        tls_sock.sendall((f"OPTIONS sip:127.0.0.1:{st.tls_port};transport=tls SIP/2.0\r\n"
+                          f"Via: SIP/2.0/TLS x.invalid;branch=z9hG4bK{rand()};rport\r\nMax-Forwards: 70\r\n"
+                          f"From: <sip:probe@x.invalid>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: {cid}\r\n"
+                          "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode())
+        answer = tls_sock.recv(4096).decode()
+    assert answer.startswith("SIP/2.0 200 Keepalive"), answer
+    # the certificate is kept (replaceable): rendering again does not regenerate it
+    before = cert.read_bytes()
+    render.render(st, nodes=[(1, "udp:127.0.0.1:1", 1, False)])
+    assert cert.read_bytes() == before
+
+
+def test_nat_keepalive_pings_natted_udp_contact(fx: Edge, data: dict[str, Any]) -> None:
+    name = f"ra{uid()}"
+    account(fx, "RetailAccount", data["retail"], name, "s14")
+    ua = fx.ua(name, "s14")
+    # a phone behind NAT: private Contact address, reached at its source address
+    assert ua.register(contact=f"<sip:{name}@10.11.12.13:5060>").status == 200
+    ping = ua.request("OPTIONS", timeout=10)  # natping_interval = 1 s in this proxy
+    assert ping.uri.startswith(f"sip:{name}@10.11.12.13") or "10.11.12.13" in ping.uri, ping.uri
+    assert ping["from"].startswith("<sip:pinger@") or "pinger@" in ping["from"]
+    # a contact that is not NATed is not pinged
+    other = f"rb{uid()}"
+    account(fx, "RetailAccount", data["retail"], other, "s15")
+    ub = fx.ua(other, "s15")
+    assert ub.register().status == 200
+    assert not [m for m in ub.drain(2.5) if m.is_request and m.method == "OPTIONS"]
+
+
+# ---------------------------------------------------------------------------- 12.2 anti-flood
+def test_antiflood_ignores_a_flooding_address(fx: Edge, data: dict[str, Any]) -> None:
+    name = f"ra{uid()}"
+    account(fx, "RetailAccount", data["retail"], name, "s16")
+    host = "127.0.0.16"
+    flood = fx.ua("scan", None, domain="nowhere.example", host=host)
+    for i in range(120):  # requests failing identification (unknown SIP domain) are counted
+        flood.send(flood.build("REGISTER", "sip:nowhere.example", call_id=f"fl-{i}-{uid()}", from_tag="f",
+                               to="sip:scan@nowhere.example", cseq=1, from_uri="sip:scan@nowhere.example"))
+    answers = [m for m in flood.drain(1.0) if not m.is_request]
+    assert 20 <= len(answers) < 120, len(answers)  # answered until the density was exceeded
+    assert {(m.status, m.reason) for m in answers} == {(403, "Forbidden: unknown domain")}
+    rows = banned_rows(fx.pf, "antiflood", host)
+    assert len(rows) == 1 and rows[0].lastTimeBanned is not None
+    # while banned even a valid endpoint on that address is ignored; other addresses are served
+    with pytest.raises(TimeoutError):
+        fx.ua(name, "s16", host=host).register()
+    assert fx.ua(name, "s16").register().status == 200
+    time.sleep(3.5)  # ban over (3 s in this proxy)
+    assert fx.ua(name, "s16", host=host).register().status == 200

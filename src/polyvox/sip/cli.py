@@ -7,11 +7,15 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from polyvox import config
 from polyvox.media import rtpengine as rtpe
 from polyvox.sip import render
 from polyvox.sip import settings as sip_settings
+
+if TYPE_CHECKING:
+    from polyvox.appserver.runtime.settings import AppServerSettings
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         p.add_argument("--port", type=int, help="UDP/TCP port (POLYVOX_SIP_USERS_PORT, default 5060)")
         p.add_argument("--advertise", help="public address behind NAT (POLYVOX_SIP_ADVERTISE)")
         p.add_argument("--children", type=int, help="SIP worker processes (POLYVOX_SIP_CHILDREN, default 4)")
+    aps = sub.add_parser("appserver", help="application server workers (sippy + asyncio), UDP 6060 and up")
+    aps.add_argument("--host", help="listen address (POLYVOX_AS_HOST, default POLYVOX_SIP_HOST)")
+    aps.add_argument("--port", type=int, help="first worker's UDP port (POLYVOX_AS_PORT, default 6060)")
+    aps.add_argument("--workers", type=int, help="worker processes on consecutive ports (POLYVOX_AS_WORKERS, 1)")
+    aps.add_argument("--dialplan", help="call logic factory module:function (POLYVOX_AS_DIALPLAN)")
     media = sub.add_parser("media", help="media relay (rtpengine)")
     medias = media.add_subparsers(dest="mediacmd", required=True)
     r = medias.add_parser("rtpengine", help="run rtpengine in the foreground (userspace, no kernel module)")
@@ -54,6 +63,26 @@ def proxy_settings(settings: config.Settings, args: argparse.Namespace | None = 
                                 ("children", args.children)) if v is not None}
         s = s.with_(**kw)
     return s
+
+
+def appserver_settings(settings: config.Settings, args: argparse.Namespace | None = None,
+                       host: str | None = None) -> AppServerSettings:
+    from polyvox.appserver.runtime.settings import from_env
+
+    # the proxies' addresses follow the same host (POLYVOX_SIP_HOST, else --host, else the API host)
+    host = host or (args.host if args is not None else None) or settings.api_host
+    s = from_env(settings.database_url, host, settings.home)
+    if args is not None:
+        kw = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers),
+                                ("dialplan", args.dialplan)) if v is not None}
+        s = s.with_(**kw)
+    return s
+
+
+def run_appserver(settings: config.Settings, args: argparse.Namespace) -> int:
+    from polyvox.appserver.runtime.worker import run as run_workers
+
+    return run_workers(appserver_settings(settings, args))
 
 
 def rtpengine_settings(settings: config.Settings, args: argparse.Namespace | None = None,
@@ -125,7 +154,21 @@ def roles(settings: config.Settings, host: str) -> tuple[list[Role], list[str]]:
         ts = proxy_settings(settings, host=host, role="proxy-trunks")
         out.append(Role("proxy-trunks", [*py, "sip", "proxy-trunks", "--host", ts.host],
                         f"proxy-trunks:    sip:{ts.host}:{ts.port} (UDP/TCP), run dir {ts.rundir}"))
+        out.append(Role("trunks-agent", [sys.executable, "-m", "polyvox.sip.agent", "--host", ts.host],
+                        f"trunks agent:    OPTIONS pings to carrier servers, DDI provider registrations "
+                        f"(contact {ts.host}:{ts.port})"))
     else:
         warnings.append("kamailio not installed (apt-get install kamailio kamailio-python3-modules "
                         "kamailio-extra-modules): no SIP proxy")
+    import importlib.util
+
+    if importlib.util.find_spec("sippy") is not None:  # not imported here: sippy binds to its importing thread
+        aps = appserver_settings(settings, host=host)
+        for i in range(max(1, aps.workers)):
+            port = aps.port + i
+            out.append(Role(f"appserver-{port}", [*py, "appserver", "--host", aps.host, "--port", str(port),
+                                                  "--workers", "1"],
+                            f"app server:      sip:{aps.host}:{port} (UDP), worker {i + 1}/{max(1, aps.workers)}"))
+    else:
+        warnings.append("sippy not installed (pip install sippy==2.5.0): no application server")
     return out, warnings

@@ -1,0 +1,46 @@
+"""Settings of the application server workers, from environment variables.
+
+Proxy addresses come from the proxies' own settings (``polyvox.sip.settings``): proxy-users at
+``POLYVOX_SIP_HOST:POLYVOX_SIP_USERS_PORT``, proxy-trunks at ``POLYVOX_SIP_HOST:POLYVOX_SIP_TRUNKS_PORT``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from polyvox.sip import settings as sip_settings
+
+DEFAULT_DIALPLAN = "polyvox.appserver.dialplan:make_dialplan"
+
+
+@dataclass(frozen=True)
+class AppServerSettings:
+    database_url: str
+    host: str = "127.0.0.1"  # listen address (UDP)
+    port: int = 6060  # first worker's port; worker i listens on port + i
+    workers: int = 1
+    users: tuple[str, int] = ("127.0.0.1", 5060)  # proxy-users
+    trunks: tuple[str, int] = ("127.0.0.1", 7060)  # proxy-trunks
+    dialplan: str = DEFAULT_DIALPLAN  # "module:factory", factory(engine) -> plan.Dialplan
+    dialplan_timeout: float = 10.0  # seconds a dialplan call may take before its call fails (500)
+
+    def with_(self, **kw: object) -> AppServerSettings:
+        return replace(self, **kw)  # type: ignore[arg-type]
+
+
+def from_env(database_url: str, host: str = "127.0.0.1", home: Path | None = None) -> AppServerSettings:
+    env = os.environ.get
+    users = sip_settings.from_env(home or Path("."), database_url, host)
+    trunks = sip_settings.trunks_from_env(home or Path("."), database_url, host)
+    return AppServerSettings(
+        database_url=database_url,
+        host=env("POLYVOX_AS_HOST", users.host),
+        port=int(env("POLYVOX_AS_PORT", "6060")),
+        workers=int(env("POLYVOX_AS_WORKERS", "1")),
+        users=(users.host, users.port),
+        trunks=(trunks.host, trunks.port),
+        dialplan=env("POLYVOX_AS_DIALPLAN", DEFAULT_DIALPLAN),
+        dialplan_timeout=float(env("POLYVOX_AS_DIALPLAN_TIMEOUT", "10")),
+    )

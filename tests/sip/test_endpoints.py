@@ -146,6 +146,8 @@ def test_retail_call_goes_to_trunks_with_routing_tag(pv: Platform, edge: Edge, c
     assert inv["x-info-endpoint"] == f"b{edge.brand_id}c{clients['retail']}rt{rid}_{name}"
     assert inv["x-info-callee"] == "+34911222333"
     assert inv["x-info-caller"] == "+34944000002"  # one of the client's DDIs: kept
+    # the presented DDI's id, for its routing tag in proxy-trunks (docs/sip.md §9.3)
+    assert inv["x-info-ddiid"] == str(clients["retail_ddi2"])
     assert inv["x-info-routingtag"] == "12#"
     assert inv["x-info-routingtagid"].isdigit()
     assert inv.get("proxy-authorization") is None
@@ -155,6 +157,7 @@ def test_retail_call_goes_to_trunks_with_routing_tag(pv: Platform, edge: Edge, c
     d = ua.invite(f"sip:0034911222333@{edge.brand_domain}", body=sdp(40110), wait_final=False)
     inv = edge.trunks.request("INVITE")
     assert inv["x-info-caller"] == "+34944000001"
+    assert inv["x-info-ddiid"] == str(clients["retail_ddi"])  # the fallback DDI
     assert inv.get("x-info-routingtag") is None
     edge.trunks.respond(inv, 486, "Busy Here")
     ua.wait_final(d)
@@ -193,6 +196,7 @@ def test_wholesale_identified_by_trusted_address(pv: Platform, edge: Edge, clien
     assert inv["x-info-companyid"] == str(clients["wholesale"])
     assert inv["x-info-endpoint"] == f"b{edge.brand_id}c{clients['wholesale']}"
     assert inv.get("x-info-endpointtype") is None
+    assert inv.get("x-info-ddiid") is None  # a wholesale caller is not one of the client's DDIs
     assert (inv["x-info-callee"], inv["x-info-caller"], inv["x-info-routingtag"]) == (
         "+34911222555", "+34911000999", "12#")
     edge.trunks.respond(inv, 486, "Busy Here")
@@ -291,3 +295,41 @@ def test_inbound_retail_ddi_from_trunks_rings_the_account(pv: Platform, edge: Ed
     ua.respond(got, 486, "Busy Here")
     r = edge.trunks.response(call_id, "INVITE", final=True)
     assert r.status == 486
+
+
+def test_trusted_rules_match_transport_from_and_ruri_patterns(
+        pv: Platform, edge: Edge, clients: dict[str, Any]) -> None:  # noqa: F811
+    """``Trusted`` rows (kam_trusted, Kamailio permissions): source address + transport + From and
+    R-URI regular expressions; higher priority first."""
+    other = edge.company("wholesale", f"Whole2-{uid()}")
+    edge.add("Trusted", companyId=clients["wholesale"], srcIp="127.0.0.10", proto="udp",
+             fromPattern=r"@trunk\.example$", ruriPattern=r"^sip:\+34", description="patterns", priority=0)
+    edge.add("Trusted", companyId=other, srcIp="127.0.0.10", proto="any", fromPattern=r"^sip:vip",
+             ruriPattern=None, description="vip first", priority=10)
+    edge.add("Trusted", companyId=other, srcIp="127.0.0.11", proto="tcp", description="tcp only", priority=0)
+
+    def call(user: str, domain: str, target: str, host: str = "127.0.0.10", port: int = 40130) -> Any:
+        ua = edge.ua(user, None, domain=domain, host=host)
+        return ua, ua.invite(target, body=sdp(port), auth=False, wait_final=False)
+
+    # matches the first rule: wholesale client 1
+    ua, d = call("+34911000111", "trunk.example", "sip:+34911222556@trunk.example")
+    inv = edge.trunks.request("INVITE")
+    assert (inv["x-info-type"], inv["x-info-companyid"]) == ("wholesale", str(clients["wholesale"]))
+    edge.trunks.respond(inv, 486, "Busy Here")
+    assert ua.wait_final(d).status == 486
+    # the From URI matches the higher-priority rule of the other client
+    ua, d = call("vip7", "trunk.example", "sip:+34911222557@trunk.example", port=40132)
+    inv = edge.trunks.request("INVITE")
+    assert inv["x-info-companyid"] == str(other)
+    edge.trunks.respond(inv, 486, "Busy Here")
+    assert ua.wait_final(d).status == 486
+    # From domain / R-URI not matching: not trusted, treated as an unknown endpoint domain
+    for user, domain, target in (("+34911000111", "elsewhere.example", "sip:+34911222558@elsewhere.example"),
+                                 ("+34911000111", "trunk.example", "sip:+44201222558@trunk.example")):
+        ua, d = call(user, domain, target, port=40134)
+        final = ua.wait_final(d)
+        assert (final.status, final.reason) == (403, "Forbidden: unknown domain")
+    # a TCP-only rule does not trust UDP requests from that address
+    ua, d = call("vip8", "trunk.example", "sip:+34911222559@trunk.example", host="127.0.0.11", port=40136)
+    assert ua.wait_final(d).status == 403

@@ -268,3 +268,70 @@ def test_render_tls_ws_and_natping(tmp_path: Path) -> None:
     assert (users.tls_port, users.ws_port, users.wss_port, users.natping_interval) == (5061, 10080, 10081, 30)
     trunks = trunks_from_env(tmp_path, "sqlite://")
     assert (trunks.tls_port, trunks.ws_port, trunks.wss_port, trunks.natping_interval) == (0, 0, 0, 0)
+
+
+def test_trusted_rule_matching() -> None:
+    from polyvox.sip.repository import TrustedRule, pick_trusted
+
+    plain = TrustedRule(1, 10, "192.0.2.1")
+    assert plain.matches("udp", "sip:a@x", "sip:b@y") and plain.matches("tls", "", "")
+    tcp = TrustedRule(2, 11, "192.0.2.1", proto="TCP", from_pattern=r"@trunk\.example$", ruri_pattern=r"^sip:\+34")
+    assert tcp.matches("tcp", "sip:+3491@trunk.example", "sip:+34911@x")
+    assert not tcp.matches("udp", "sip:+3491@trunk.example", "sip:+34911@x")  # transport
+    assert not tcp.matches("tcp", "sip:+3491@other.example", "sip:+34911@x")  # From pattern
+    assert not tcp.matches("tcp", "sip:+3491@trunk.example", "sip:+44911@x")  # R-URI pattern
+    assert not TrustedRule(3, 12, "192.0.2.1", from_pattern="([").matches("udp", "sip:a@x", "")  # invalid regex
+    assert TrustedRule(4, 13, "192.0.2.1", proto="any").matches("ws", "", "")
+    # higher priority first, then id
+    vip = TrustedRule(5, 14, "192.0.2.1", from_pattern="^sip:vip", priority=10)
+    assert pick_trusted([plain, vip], "udp", "sip:vip1@x", "sip:1@y") == vip
+    assert pick_trusted([plain, vip], "udp", "sip:other@x", "sip:1@y") == plain
+    assert pick_trusted([tcp], "udp", "sip:a@x", "sip:1@y") is None
+
+
+def test_repository_trusted_ddis_inter_vpbx_and_ban_rows(db: Engine) -> None:
+    from sqlalchemy import delete, select
+
+    t = {n: ENTITY[n].table for n in ("Company", "Trusted", "Ddi", "Friend", "BannedAddress", "Corporation")}
+    with db.begin() as c:
+        demo = c.execute(select(t["Company"]).where(t["Company"].c.name == "DemoCompany")).one()._mapping
+        base = {k: v for k, v in demo.items() if k not in ("id", "domainUsers", "outgoingDdiId", "corporationId")}
+        ws = c.execute(insert(t["Company"]).values({**base, "name": "W", "type": "wholesale"})).inserted_primary_key[0]
+        other = c.execute(insert(t["Company"]).values({**base, "name": "V2"})).inserted_primary_key[0]
+        c.execute(insert(t["Trusted"]).values(companyId=ws, srcIp="192.0.2.50", proto="udp", fromPattern="@t$"))
+        c.execute(insert(t["Trusted"]).values(companyId=demo["id"], srcIp="192.0.2.50"))  # not wholesale: ignored
+        d1 = c.execute(insert(t["Ddi"]).values(companyId=demo["id"], brandId=demo["brandId"], ddi="944111222",
+                                               ddie164="+34944111222")).inserted_primary_key[0]
+        c.execute(insert(t["Friend"]).values(companyId=demo["id"], name="to-v2", directConnectivity="intervpbx",
+                                             interCompanyId=other, fromDomain="pbx.example"))
+        back = c.execute(insert(t["Friend"]).values(companyId=other, name="to-demo", directConnectivity="intervpbx",
+                                                    interCompanyId=demo["id"])).inserted_primary_key[0]
+    _bump(db)
+    repo = Repository(str(db.url), engine=db)
+    repo.begin_request()
+    w = repo.wholesale_at("192.0.2.50", "udp", "sip:a@t", "sip:1@x")
+    assert w is not None and w.id == ws
+    assert repo.wholesale_at("192.0.2.50", "tcp", "sip:a@t", "sip:1@x") is None
+    assert repo.wholesale_at("192.0.2.50", "udp", "sip:a@u", "sip:1@x") is None
+    assert repo.ddi_id(demo["id"], "+34944111222") == d1 and repo.ddi_id(demo["id"], "+34944111223") is None
+    dom = repo.domain("127.0.0.1")
+    assert dom is not None
+    friend = repo.endpoint(dom, "to-v2")
+    assert friend is not None and (friend.connectivity, friend.inter_company_id, friend.from_domain) == (
+        "intervpbx", other, "pbx.example") and not friend.direct
+    peer = repo.inter_vpbx_peer(demo["id"], other)
+    assert peer is not None and peer.id == back
+    assert repo.inter_vpbx_peer(other, demo["id"]) == friend  # the other direction
+    assert repo.inter_vpbx_peer(demo["id"], ws) is None
+    # a ban stays while its banned_addresses row exists; deleting the row (+ bump) lifts it
+    repo.ban(ip="192.0.2.60", aor="u@d", blocker="antibruteforce", description="x")
+    assert repo.ban_listed("192.0.2.60", "u@d", "antibruteforce", 1000)
+    b = t["BannedAddress"]
+    with db.begin() as c:
+        c.execute(delete(b).where(b.c.ip == "192.0.2.60"))
+    repo.begin_request()
+    assert repo.ban_listed("192.0.2.60", "u@d", "antibruteforce", 1000)  # cached until the version changes
+    _bump(db)
+    repo.begin_request()
+    assert not repo.ban_listed("192.0.2.60", "u@d", "antibruteforce", 1000)
+    repo.close()

@@ -26,6 +26,7 @@ from polyvox.db import location
 from polyvox.db.model import ENTITY
 from polyvox.sip import render
 from tests.sip.conftest import DOMAIN, Platform, Proc, _wait_ready, free_port
+from tests.sip.fixtures_appserver import AppServers, as_real  # noqa: F401  (fixture)
 from tests.sip.fixtures_endpoints import Edge
 from tests.sip.ua import UA, Message, rand, sdp
 
@@ -291,14 +292,16 @@ def test_vpbx_transformations_skip_extensions(pv: Platform, fx: Edge, data: dict
 
 def test_inbound_retail_call_adapted_to_the_account(fx: Edge, data: dict[str, Any]) -> None:
     name = f"ra{uid()}"
-    rid = account(fx, "RetailAccount", data["retail"], name, "s3", ddiIn="yes")
+    rid = account(fx, "RetailAccount", data["retail"], name, "s3", ddiIn="yes", fromDomain="retail.customer.example")
     ua = fx.ua(name, "s3")
     assert ua.register().status == 200
     call_id = inbound(fx, name, rid, "+34955000001", data["retail_ddi"])
     got = ua.request("INVITE", call_id=call_id)
-    # ddiIn: the called DDI as R-URI user, callerout/calleeout of the rule set
+    # ddiIn: the called DDI as R-URI and To user, callerout/calleeout of the rule set;
+    # the account's "From domain" (spec 10.3.1)
     assert got.uri == f"sip:955000001@127.0.0.1:{ua.port}"
-    assert got["from"].startswith("<sip:600111222@")
+    assert "sip:955000001@" in got["to"]
+    assert got["from"].startswith("<sip:600111222@retail.customer.example>")
     ua.respond(got, 486, "Busy Here")
     assert fx.trunks.response(call_id, "INVITE", final=True).status == 486
 
@@ -322,6 +325,154 @@ def test_app_server_call_to_friend_with_ddi_in(pv: Platform, fx: Edge, data: dic
     assert got.get("x-info-ddi") is None
     ua.respond(got, 486, "Busy Here")
     assert asrv.response(call_id, "INVITE", final=True).status == 486
+
+
+def test_app_server_call_to_friend_uses_callee_and_from_domain(pv: Platform, fx: Edge, data: dict[str, Any],
+                                                                app_servers) -> None:  # type: ignore[no-untyped-def]
+    """What the dialplan sends towards a friend (docs/appserver-dialplan.md §6): ``X-Info-Callee``
+    (the number the friend must see) and ``X-Info-FromDomain`` (its "From domain" setting)."""
+    asrv = fx.ua("as", None, domain=DOMAIN)
+    app_servers([f"127.0.0.1:{asrv.port}"])
+    # DDI In = yes: R-URI and To user = calleeout(X-Info-Callee); From domain = X-Info-FromDomain
+    name = f"fr{uid()}"
+    account(fx, "Friend", pv.company_id(), name, "s18", priority=1, ddiIn="yes",
+            transformationRuleSetId=data["rules"])
+    ua = fx.ua(name, "s18", domain=DOMAIN)
+    assert ua.register().status == 200
+    call_id = f"as-{uid()}"
+    asrv.send(asrv.build("INVITE", f"sip:{name}@{DOMAIN}", call_id=call_id, from_tag="as2", to=f"sip:{name}@{DOMAIN}",
+                         cseq=1, body=sdp(41080), from_uri=f"sip:101@{DOMAIN}",
+                         extra=["X-Info-Callee: +34911000556", "X-Info-FromDomain: pbx.customer.example"]), fx.proxy)
+    got = ua.request("INVITE", call_id=call_id)
+    assert got.uri == f"sip:911000556@127.0.0.1:{ua.port}"
+    assert "sip:911000556@" in got["to"]
+    assert got["from"].startswith("<sip:101@pbx.customer.example>")  # an extension: user kept
+    assert got.get("x-info-callee") is None and got.get("x-info-fromdomain") is None
+    ua.respond(got, 486, "Busy Here")
+    assert asrv.response(call_id, "INVITE", final=True).status == 486
+    # an extension of the client is internal: passed as it is, not through calleeout
+    call_id = f"as-{uid()}"
+    asrv.send(asrv.build("INVITE", f"sip:{name}@{DOMAIN}", call_id=call_id, from_tag="as3", to=f"sip:{name}@{DOMAIN}",
+                         cseq=1, body=sdp(41082), from_uri=f"sip:+34600777888@{DOMAIN}",
+                         extra=["X-Info-Callee: 101"]), fx.proxy)
+    got = ua.request("INVITE", call_id=call_id)
+    assert got.uri == f"sip:101@127.0.0.1:{ua.port}"
+    assert got["from"].startswith("<sip:600777888@127.0.0.1>")  # callerout, From domain unchanged
+    ua.respond(got, 486, "Busy Here")
+    asrv.response(call_id, "INVITE", final=True)
+    # DDI In = no: the registered contact's user is kept (spec 10.1.5 "DDI In")
+    name2 = f"fr{uid()}"
+    account(fx, "Friend", pv.company_id(), name2, "s19", priority=2, ddiIn="no",
+            transformationRuleSetId=data["rules"])
+    ua2 = fx.ua(name2, "s19", domain=DOMAIN)
+    assert ua2.register().status == 200
+    call_id = f"as-{uid()}"
+    asrv.send(asrv.build("INVITE", f"sip:{name2}@{DOMAIN}", call_id=call_id, from_tag="as4",
+                         to=f"sip:{name2}@{DOMAIN}", cseq=1, body=sdp(41084), from_uri=f"sip:101@{DOMAIN}",
+                         extra=["X-Info-Callee: +34911000557"]), fx.proxy)
+    got = ua2.request("INVITE", call_id=call_id)
+    assert got.uri == f"sip:{name2}@127.0.0.1:{ua2.port}"
+    ua2.respond(got, 486, "Busy Here")
+    asrv.response(call_id, "INVITE", final=True)
+    # a residential device with DDI In, called for its DDI: calleeout of its client's rules
+    name3 = f"rd{uid()}"
+    account(fx, "ResidentialDevice", data["residential"], name3, "s20", ddiIn="yes", allow="alaw")
+    ua3 = fx.ua(name3, "s20")
+    assert ua3.register().status == 200
+    call_id = f"as-{uid()}"
+    asrv.send(asrv.build("INVITE", f"sip:{name3}@{fx.brand_domain}", call_id=call_id, from_tag="as5",
+                         to=f"sip:{name3}@{fx.brand_domain}", cseq=1, body=sdp(41086),
+                         from_uri=f"sip:+34600777888@{fx.brand_domain}",
+                         extra=["X-Info-Callee: +34955000101"]), fx.proxy)
+    got = ua3.request("INVITE", call_id=call_id)
+    assert got.uri == f"sip:955000101@127.0.0.1:{ua3.port}"
+    ua3.respond(got, 486, "Busy Here")
+    asrv.response(call_id, "INVITE", final=True)
+
+
+def test_real_dialplan_call_to_a_friend_pattern_reaches_the_friend_with_the_dialled_number(
+        pv: Platform, fx: Edge, as_real: AppServers, app_servers) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """End to end with the real application server and dialplan (session proxy-users): Alice dials
+    a number of a friend's pattern; the dialplan sends the friend leg with ``X-Info-Callee`` and
+    ``X-Info-FromDomain`` (docs/appserver-dialplan.md §6) and the friend (DDI In = yes) receives the
+    dialled number as R-URI/To user and its From domain."""
+    app_servers([f"127.0.0.1:{p}" for p, proc in as_real.workers if proc.alive()])
+    name = f"frp{uid()}"
+    fid = account(fx, "Friend", pv.company_id(), name, "s22", priority=1, ddiIn="yes",
+                  fromDomain="friend.customer.example")
+    fx.add("FriendsPattern", friendId=fid, name="sevens", regExp=r"^7[0-9]{3}$")
+    friend = pv.ua(name, "s22")  # registered at the session's proxy-users, which the worker uses
+    assert friend.register().status == 200
+    alice = pv.ua("alice", "alice")
+    d = alice.invite(f"sip:7001@{DOMAIN}", body=sdp(41096), wait_final=False)
+    got = friend.request("INVITE", timeout=15)
+    assert got.uri == f"sip:7001@127.0.0.1:{friend.port}"
+    assert "sip:7001@" in got["to"]
+    assert "<sip:101@friend.customer.example>" in got["from"]  # Alice's extension, the friend's From domain
+    assert got.get("x-info-callee") is None
+    friend.respond(got, 486, "Busy Here")
+    assert alice.wait_final(d, timeout=15).status == 486
+    friend.register(expires=0)
+
+
+def test_inter_vpbx_friend_reaches_the_target_clients_application_server(
+        pv: Platform, fx: Edge, app_servers) -> None:  # type: ignore[no-untyped-def]
+    """Spec 10.1.5 "Internal friends": the application server of client A dials A's inter-vPBX
+    friend; proxy-users hands the call to client B's application server set as a call from B's
+    inter-vPBX friend pointing back to A, for the extension in X-Info-Callee."""
+    as1, as2 = fx.ua("as1", None, domain=DOMAIN), fx.ua("as2", None, domain=DOMAIN)
+    app_servers([f"127.0.0.1:{as1.port}", f"127.0.0.1:{as2.port}"])
+    a_t = _t("ApplicationServer")
+    with pv.engine.connect() as c:
+        as2_id = int(c.execute(select(a_t.c.id).where(a_t.c.ip == f"127.0.0.1:{as2.port}")).scalar_one())
+    n = uid()
+    only_as2 = fx.add("ApplicationServerSet", name=f"set-{n}", description="", distributeMethod="hash")
+    rel = fx.add("ApplicationServerSetRelApplicationServer", applicationServerSetId=only_as2,
+                 applicationServerId=as2_id)
+    corp = fx.add("Corporation", brandId=fx.brand_id, name=f"corp-{n}", description="")
+    a = fx.company("vpbx", f"A-{n}", corporationId=corp)
+    b = fx.company("vpbx", f"B-{n}", corporationId=corp, applicationServerSetId=only_as2)
+    c_other = fx.company("vpbx", f"C-{n}", corporationId=corp)
+    dom_a, dom_b = f"a-{n}.test", f"b-{n}.test"
+    fx.add("Domain", domain=dom_a, pointsTo="proxyusers", brandId=fx.brand_id, companyId=a, description="")
+    fx.add("Domain", domain=dom_b, pointsTo="proxyusers", brandId=fx.brand_id, companyId=b, description="")
+    account(fx, "Friend", a, "to-b", None, directConnectivity="intervpbx", interCompanyId=b, priority=1)
+    peer = account(fx, "Friend", b, "to-a", None, directConnectivity="intervpbx", interCompanyId=a, priority=1)
+    account(fx, "Friend", a, "to-c", None, directConnectivity="intervpbx", interCompanyId=c_other, priority=2)
+    try:
+        call_id = f"iv-{uid()}"
+        as1.send(as1.build("INVITE", f"sip:to-b@{dom_a}", call_id=call_id, from_tag="iv1", to=f"sip:to-b@{dom_a}",
+                           cseq=1, body=sdp(41090), from_uri=f"sip:101@{dom_a}",
+                           extra=["X-Info-Callee: 201", "X-Info-CompanyId: 999"]), fx.proxy)
+        got = as2.request("INVITE", call_id=call_id)
+        assert got.uri == f"sip:201@{dom_b}"
+        assert (got["x-info-companyid"], got["x-info-type"]) == (str(b), "vpbx")
+        assert (got["x-info-endpointtype"], got["x-info-endpointid"]) == ("friend", str(peer))
+        assert got["x-info-endpointname"] == "to-a"
+        assert got["x-info-caller"] == "101"
+        assert got["from"].startswith(f"<sip:101@{dom_a}>")
+        as2.respond(got, 486, "Busy Here")
+        r = as1.response(call_id, "INVITE", final=True)
+        assert r.status == 486 and r.get("x-info-type") is None
+        # the target client has no inter-vPBX friend back: 404
+        call_id = f"iv-{uid()}"
+        as1.send(as1.build("INVITE", f"sip:to-c@{dom_a}", call_id=call_id, from_tag="iv2", to=f"sip:to-c@{dom_a}",
+                           cseq=1, body=sdp(41092), from_uri=f"sip:101@{dom_a}", extra=["X-Info-Callee: 301"]),
+                 fx.proxy)
+        r = as1.response(call_id, "INVITE", final=True)
+        assert (r.status, r.reason) == (404, f"Not Found: client {c_other} has no inter-vPBX friend back to client {a}")
+        # clients of different corporations: 403
+        fx.set("Company", b, corporationId=None)
+        call_id = f"iv-{uid()}"
+        as1.send(as1.build("INVITE", f"sip:to-b@{dom_a}", call_id=call_id, from_tag="iv3", to=f"sip:to-b@{dom_a}",
+                           cseq=1, body=sdp(41094), from_uri=f"sip:101@{dom_a}", extra=["X-Info-Callee: 201"]),
+                 fx.proxy)
+        r = as1.response(call_id, "INVITE", final=True)
+        assert (r.status, r.reason) == (403, "Forbidden: inter-vPBX friend to a client of another corporation")
+    finally:
+        with pv.engine.begin() as conn:  # the application servers go away with the app_servers fixture
+            rt = _t("ApplicationServerSetRelApplicationServer")
+            conn.execute(delete(rt).where(rt.c.id == rel))
 
 
 # ---------------------------------------------------------------------------- 12.5 max calls
@@ -728,3 +879,39 @@ def test_antiflood_ignores_a_flooding_address(fx: Edge, data: dict[str, Any]) ->
     assert fx.ua(name, "s16").register().status == 200
     time.sleep(3.5)  # ban over (3 s in this proxy)
     assert fx.ua(name, "s16", host=host).register().status == 200
+
+
+def test_deleting_a_banned_address_row_lifts_the_ban(fx: Edge, data: dict[str, Any]) -> None:
+    """Spec 9.8.6 "You can unblock any source": deleting the ``banned_addresses`` row (with the
+    ``config_version`` bump every API change makes) lifts the ban at the next request."""
+    name = f"ra{uid()}"
+    account(fx, "RetailAccount", data["retail"], name, "s21")
+    host = "127.0.0.17"
+    for _ in range(3):
+        assert fx.ua(name, "wrong", host=host).register().status == 403
+    r = fx.ua(name, "s21", host=host).register()
+    assert (r.status, r.reason) == (403, "Forbidden: banned source")
+    b = _t("BannedAddress")
+    with fx.pf.engine.begin() as c:
+        c.execute(delete(b).where(b.c.blocker == "antibruteforce", b.c.ip == host))
+    fx.pf.bump()
+    assert fx.ua(name, "s21", host=host).register().status == 200
+    kam = fx.kam  # type: ignore[attr-defined]
+    assert f"ban of {name}@{fx.brand_domain}::{host} lifted" in kam.tail(400)
+    # the failure counter restarted from zero: two more failures do not ban again (threshold 3)
+    for _ in range(2):
+        assert fx.ua(name, "wrong", host=host).register().status == 403
+    assert fx.ua(name, "s21", host=host).register().status == 200
+    # an anti-flood ban is lifted the same way
+    host = "127.0.0.18"
+    flood = fx.ua("scan", None, domain="nowhere.example", host=host)
+    for i in range(60):
+        flood.send(flood.build("REGISTER", "sip:nowhere.example", call_id=f"fl-{i}-{uid()}", from_tag="f",
+                               to="sip:scan@nowhere.example", cseq=1, from_uri="sip:scan@nowhere.example"))
+    flood.drain(0.5)
+    assert len(banned_rows(fx.pf, "antiflood", host)) == 1
+    with fx.pf.engine.begin() as c:
+        c.execute(delete(b).where(b.c.blocker == "antiflood", b.c.ip == host))
+    fx.pf.bump()
+    assert fx.ua(name, "s21", host=host).register().status == 200
+    assert f"ban of {host} lifted" in kam.tail(400)

@@ -159,6 +159,11 @@ def scope_clause(ent: EntityDef, p: Principal, write: bool = False) -> ColumnEle
     """Rows of ``ent`` the principal may see (``write``: may change). None = all rows."""
     name = ent.name
     if p.level == "platform":
+        if name in policy.PLATFORM_OWNER_NULL:
+            # the platform's own rows only (e.g. anti-flood bans; brands list their brute-force bans)
+            bf = ent.fields["brand"]
+            assert bf.column
+            return ent.table.c[bf.column].is_(None)
         return None
     if name in policy.GLOBAL:
         return None if not write else false()

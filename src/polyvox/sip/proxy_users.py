@@ -103,7 +103,8 @@ class ProxyUsers:
         if app_server is not None:
             self.from_application_server(method)
         else:
-            if KSR.htable.sht_is_null("ipban", source[0]) < 0:
+            if KSR.htable.sht_is_null("ipban", source[0]) < 0 and self.ban_still_listed(
+                    "ipban", source[0], source[0], "", "antiflood"):
                 return  # flooding source: ignored (no reply) until the ban ends
             if self.banned():
                 reply(403, "Forbidden: banned source")
@@ -124,7 +125,8 @@ class ProxyUsers:
             reply(405, "Method Not Allowed")
             return
         src_ip, src_port = KSR.pv.get("$si") or "", int(KSR.pv.get("$sp") or 0)
-        wholesale = self.repo.wholesale_at(src_ip)
+        wholesale = self.repo.wholesale_at(src_ip, (KSR.pv.get("$pr") or "udp").lower(), KSR.pv.get("$fu") or "",
+                                           KSR.pv.get("$ru") or "")
         if wholesale is not None:  # spec 9.1.4: IP authentication only, any SIP domain
             if KSR.corex.has_ruri_user() < 0:
                 reply(484, "Address Incomplete")
@@ -296,23 +298,49 @@ class ProxyUsers:
             return False
         ip = KSR.pv.get("$si") or ""
         if KSR.htable.sht_is_null("ipban", ip) > 0:
-            KSR.htable.sht_seti("ipban", ip, 1)
+            KSR.htable.sht_seti("ipban", ip, -1)  # banned, row being written (see ban_still_listed)
             KSR.warn(f"polyvox: {ip} flooding, ignored for {self.s.get('flood_ban_seconds')} s\n")
             try:
                 self.repo.ban(ip=ip, aor="", blocker="antiflood", description="request flood")
+                KSR.htable.sht_seti("ipban", ip, int(time.time()))  # no row (write error): stays -1
             except Exception:
                 KSR.err("polyvox: banned address write error: " + traceback.format_exc().replace("\n", " | ") + "\n")
         return True
+
+    def ban_still_listed(self, table: str, key: str, ip: str, aor: str, blocker: str) -> bool:
+        """A ban in ``table`` whose ``banned_addresses`` row was deleted (brand portal's unblock,
+        docs/sip.md §10.12) is lifted here: the htable entry (and the failure counter) is removed.
+        The row check is cached per ban and dropped with the configuration cache. A negative
+        value marks a ban whose row is still being written by another worker: banned."""
+        stamp = _int(KSR.htable.sht_get(table, key))
+        if stamp <= 0:
+            return True
+        try:
+            listed = self.repo.ban_listed(ip, aor, blocker, stamp)
+        except Exception:
+            KSR.err("polyvox: banned address read error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            return True
+        if listed:
+            return True
+        KSR.notice(f"polyvox: ban of {key} lifted (its banned_addresses row was deleted)\n")
+        KSR.htable.sht_rm(table, key)
+        if table == "srcban":
+            KSR.htable.sht_rm("badauth", key)
+        return False
 
     def banned(self) -> bool:
         """The source is banned (value = end of the ban, epoch seconds; the htable's autoexpire
         only cleans up)."""
         key = self.bruteforce_key()
-        until = _int(KSR.htable.sht_get("srcban", key))
+        value = _int(KSR.htable.sht_get("srcban", key))
+        until = abs(value)  # negative: the ban's row is being written
         if until <= 0:
             return False
         if until > time.time():
-            return True
+            if value < 0:
+                return True
+            aor = f"{KSR.pv.get('$fU') or ''}@{KSR.pv.get('$fd') or ''}"
+            return self.ban_still_listed("srcban", key, KSR.pv.get("$si") or "", aor, "antibruteforce")
         KSR.htable.sht_rm("srcban", key)
         return False
 
@@ -326,9 +354,10 @@ class ProxyUsers:
         KSR.htable.sht_seti("badauth", key, count)
         if count < self.ban_threshold:
             return
-        KSR.htable.sht_seti("srcban", key, int(time.time()) + self.ban_seconds)
-        KSR.htable.sht_seti("badauth", key, self.ban_restart)
         ip = KSR.pv.get("$si") or ""
+        until = int(time.time()) + self.ban_seconds
+        KSR.htable.sht_seti("srcban", key, -until)  # banned, row being written (see ban_still_listed)
+        KSR.htable.sht_seti("badauth", key, self.ban_restart)
         KSR.warn(f"polyvox: {key} banned for {self.ban_seconds} s after {count} failed authentications\n")
         try:
             domain = self.repo.domain(KSR.pv.get("$fd") or "")
@@ -337,6 +366,7 @@ class ProxyUsers:
                           description=f"{count} failed authentications",
                           brand_id=(domain.brand_id if domain and domain.brand_id else None)
                           or (company.brand_id if company else None), company_id=company.id if company else None)
+            KSR.htable.sht_seti("srcban", key, until)  # no row (write error): stays negative, still banned
         except Exception:
             KSR.err("polyvox: banned address write error: " + traceback.format_exc().replace("\n", " | ") + "\n")
 
@@ -392,7 +422,9 @@ class ProxyUsers:
         self.media_plan(self.endpoint_side(ep, True) if ep else "rtp", "rtp", self.repo.company_codecs(company.id))
         if not self.media_offer():
             return
-        for name, value in trunk_headers(company, ep, callee=e164(callee), caller=caller, tag=ext.tag):
+        ddi_id = self.repo.ddi_id(company.id, caller) if ep is not None and caller.startswith("+") else None
+        for name, value in trunk_headers(company, ep, callee=e164(callee), caller=caller, tag=ext.tag,
+                                         ddi_id=ddi_id):
             KSR.hdr.append(f"{name}: {value}\r\n")
         KSR.pv.sets("$du", self.trunks_uri)
         KSR.tm.t_on_failure("ksr_failure_endpoint")
@@ -577,8 +609,18 @@ class ProxyUsers:
             reply(404, "Not Found: unknown endpoint")
             return
         company = self.repo.company(ep.company_id)
-        called_ddi = (KSR.pv.get("$hdr(X-Info-Ddi)") or "").strip()  # optional, from the application server
+        # what the application server tells about this leg (docs/sip.md §3.3, appserver-dialplan §6):
+        # X-Info-Callee = the number the endpoint must see (dialled number, friend value, called DDI),
+        # X-Info-Ddi = the called DDI (older senders), X-Info-FromDomain = the friend's "From domain"
+        callee = (KSR.pv.get("$hdr(X-Info-Callee)") or "").strip() or (KSR.pv.get("$hdr(X-Info-Ddi)") or "").strip()
+        from_domain = (KSR.pv.get("$hdr(X-Info-FromDomain)") or "").strip() or (ep.from_domain or "")
+        if ep.kind == "friend" and ep.connectivity == "intervpbx" and method == "INVITE":
+            self.through_inter_vpbx_friend(ep, company, callee)
+            return
         KSR.textops.remove_hf_re("^X-Info-")
+        if ep.kind == "friend" and ep.connectivity == "intervpbx":
+            reply(405, "Method Not Allowed")
+            return
         if method == "INVITE":
             if not self.within_call_limit(ep, inbound=True):
                 return
@@ -598,7 +640,8 @@ class ProxyUsers:
                 reply(480, "Temporarily Unavailable")
             return
         if company is not None and method == "INVITE":
-            self.branch_adaptations(ep, company, KSR.pv.get("$fU") or "", called_ddi if ep.ddi_in else "")
+            self.branch_adaptations(ep, company, KSR.pv.get("$fU") or "", callee if ep.ddi_in else "",
+                                    from_domain=from_domain)
         if method == "INVITE":
             self.media_plan("rtp", self.endpoint_side(ep, False))
             if not self.media_offer():
@@ -606,6 +649,31 @@ class ProxyUsers:
             KSR.tm.t_on_failure("ksr_failure_endpoint")
         KSR.tm.t_on_reply("ksr_onreply_media")
         self.relay()
+
+    def through_inter_vpbx_friend(self, friend: Endpoint, company: Company | None, callee: str) -> None:
+        """A call from an application server to an inter-vPBX friend (spec 10.1.5 "Internal
+        friends"): it enters the target client as a call from that client's inter-vPBX friend
+        pointing back (IvozProvider loops it through KamUsers), so the **target client's**
+        application server set routes the extension (``X-Info-Callee``, else the R-URI user) with
+        that friend as the calling endpoint; the caller (From user) is kept. Both clients must be
+        vPBX clients of the same corporation."""
+        target = self.repo.company(friend.inter_company_id) if friend.inter_company_id else None
+        number = callee or (KSR.pv.get("$rU") or "")
+        KSR.textops.remove_hf_re("^X-Info-")
+        if company is None or target is None or target.type != "vpbx":
+            reply(404, "Not Found: inter-vPBX friend without target client")
+            return
+        if company.corporation_id is None or company.corporation_id != target.corporation_id:
+            reply(403, "Forbidden: inter-vPBX friend to a client of another corporation")
+            return
+        peer = self.repo.inter_vpbx_peer(company.id, target.id)
+        if peer is None:
+            reply(404, f"Not Found: client {target.id} has no inter-vPBX friend back to client {company.id}")
+            return
+        domain = self.repo.company_domain(target.id) or (KSR.pv.get("$rd") or "")
+        KSR.pv.sets("$ru", f"sip:{number}@{domain}")
+        caller = KSR.pv.get("$fU") or ""
+        self.to_application_server(peer, target, caller)
 
     def from_trunks(self, method: str) -> None:
         """Inbound call of a retail DDI from proxy-trunks: ``X-Info-RetailAccountId`` (else the
@@ -668,32 +736,42 @@ class ProxyUsers:
             domain_name = self.repo.brand_domain(company.brand_id) or ""
             if KSR.registrar.lookup_uri(self.location_table, f"sip:{ep.name}@{domain_name}") < 0:
                 return False
-        self.branch_adaptations(ep, company, caller, ddi if ep.ddi_in else "")
+        self.branch_adaptations(ep, company, caller, ddi if ep.ddi_in else "", from_domain=ep.from_domain or "")
         return True
 
-    def branch_adaptations(self, ep: Endpoint, company: Company, caller: str, ddi: str = "") -> None:
-        rules = self.repo.rule_set(ep.rule_set_id or company.rule_set_id)
-        if rules is None:
-            return
+    def branch_adaptations(self, ep: Endpoint, company: Company, caller: str, ddi: str = "",
+                           from_domain: str = "") -> None:
+        """Per-branch changes towards an endpoint (applied in ``ksr_branch_endpoint``): From user =
+        ``callerout(caller)`` when the caller is E.164; with ``ddi`` (endpoints with DDI In) R-URI
+        and To user = ``calleeout(ddi)`` (internal numbers as they are); From domain =
+        ``from_domain`` when given."""
         from polyvox.domain.numbering import is_e164
 
-        if caller and is_e164(caller):  # internal numbers (extensions) are never E.164
+        rules = self.repo.rule_set(ep.rule_set_id or company.rule_set_id)
+        KSR.pv.sets("$avp(pvx_fdom)", from_domain)
+        if rules is not None and caller and is_e164(caller):  # internal numbers (extensions) are never E.164
             out = rules.apply("callerout", caller)
             if out != (KSR.pv.get("$fU") or ""):
                 KSR.pv.sets("$avp(pvx_from)", out)
         if ddi:
-            KSR.pv.sets("$avp(pvx_ruser)", rules.apply("calleeout", ddi))
-        KSR.tm.t_on_branch("ksr_branch_endpoint")
+            internal = ep.kind in ("terminal", "friend") and self.is_internal(ddi, ep, company)
+            KSR.pv.sets("$avp(pvx_ruser)", rules.apply("calleeout", ddi) if rules is not None and not internal
+                        else ddi)
+        if rules is not None or ddi or from_domain:
+            KSR.tm.t_on_branch("ksr_branch_endpoint")
 
     def ksr_branch_endpoint(self, msg: Any) -> int:
-        """Per branch towards an endpoint: the adapted From user and R-URI user."""
+        """Per branch towards an endpoint: the adapted R-URI/To user and From user/domain (uac,
+        no restore: dialogs match on tags)."""
         try:
             ruser = KSR.pv.get("$avp(pvx_ruser)")
             if ruser:
                 KSR.pv.sets("$rU", str(ruser))
+                KSR.uac.uac_replace_to("", f"sip:{ruser}@{KSR.pv.get('$td')}")
             fuser = KSR.pv.get("$avp(pvx_from)")
-            if fuser:
-                KSR.uac.uac_replace_from("", f"sip:{fuser}@{KSR.pv.get('$fd')}")
+            fdom = KSR.pv.get("$avp(pvx_fdom)")
+            if fuser or fdom:
+                KSR.uac.uac_replace_from("", f"sip:{fuser or KSR.pv.get('$fU')}@{fdom or KSR.pv.get('$fd')}")
         except Exception:
             KSR.err("polyvox: branch route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
         return 1
@@ -962,7 +1040,7 @@ def uri_user(uri: str) -> str:
 
 
 def trunk_headers(company: Company, ep: Endpoint | None, *, callee: str, caller: str,
-                  tag: Any = None) -> list[tuple[str, str]]:
+                  tag: Any = None, ddi_id: int | None = None) -> list[tuple[str, str]]:
     """Context of a retail/wholesale call handed to proxy-trunks (docs/sip.md §9)."""
     hdrs = [("X-Info-BrandId", str(company.brand_id)), ("X-Info-CompanyId", str(company.id)),
             ("X-Info-Type", company.type)]
@@ -973,6 +1051,8 @@ def trunk_headers(company: Company, ep: Endpoint | None, *, callee: str, caller:
     else:
         hdrs.append(("X-Info-Endpoint", f"b{company.brand_id}c{company.id}"))
     hdrs += [("X-Info-Callee", callee), ("X-Info-Caller", caller)]
+    if ddi_id is not None:  # the presented caller is this DDI of the client (its routing tag, §9.3)
+        hdrs.append(("X-Info-DdiId", str(ddi_id)))
     if tag is not None:  # polyvox.domain.routing.RoutingTag
         hdrs += [("X-Info-RoutingTag", tag.tag), ("X-Info-RoutingTagId", str(tag.id))]
     if company.media_relay_set_id is not None:

@@ -65,6 +65,9 @@ class Endpoint:
     always_transform: bool = False  # friends' alwaysApplyTransformations
     ddi_in: bool = False  # retail/friends/residential ddiIn: R-URI user = the called DDI
     rtp_encryption: bool = False  # SRTP (SDES) towards the endpoint
+    connectivity: str = "no"  # directConnectivity as stored: yes | no | intervpbx (friends)
+    inter_company_id: int | None = None  # inter-vPBX friends: the other client (spec 10.1.5)
+    from_domain: str | None = None  # friends/residential/retail "From domain" towards the endpoint
 
 
 # endpoint tables other than terminals: kind -> entity
@@ -84,6 +87,46 @@ class Company:
     max_calls: int = 0
     rule_set_id: int | None = None
     ipfilter: bool = False
+    corporation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TrustedRule:
+    """A ``trusteds`` row (IvozProvider's ``kam_trusted``, Kamailio ``permissions`` semantics):
+    requests from ``src_ip`` over ``proto`` (empty/``any`` = every transport) whose From URI
+    matches ``from_pattern`` and whose R-URI matches ``ruri_pattern`` (regular expressions
+    searched in the URI; empty = anything) belong to the wholesale client ``company_id``."""
+
+    id: int
+    company_id: int
+    src_ip: str
+    proto: str | None = None
+    from_pattern: str | None = None
+    ruri_pattern: str | None = None
+    priority: int = 0
+
+    def matches(self, proto: str, from_uri: str, ruri: str) -> bool:
+        import re
+
+        want = (self.proto or "any").strip().lower()
+        if want not in ("", "any") and want != (proto or "").lower():
+            return False
+        for pattern, value in ((self.from_pattern, from_uri), (self.ruri_pattern, ruri)):
+            if pattern:
+                try:
+                    if re.search(pattern, value or "") is None:
+                        return False
+                except re.error:
+                    return False  # an invalid pattern never matches (nothing is trusted by mistake)
+        return True
+
+
+def pick_trusted(rules: Any, proto: str, from_uri: str, ruri: str) -> TrustedRule | None:
+    """First matching rule, higher ``priority`` first (Kamailio permissions), then by id."""
+    for rule in sorted(rules, key=lambda r: (-r.priority, r.id)):
+        if rule.matches(proto, from_uri, ruri):
+            return rule  # type: ignore[no-any-return]
+    return None
 
 
 @dataclass(frozen=True)
@@ -171,7 +214,8 @@ class Repository:
                             .order_by(te.c.id, u.c.id).limit(1))
         self._q_company = select(c.c.id, c.c.brandId, c.c.type, c.c.name, c.c.applicationServerSetId,
                                  c.c.mediaRelaySetId, c.c.distributeMethod, c.c.outgoingDdiId,
-                                 c.c.maxCalls, c.c.transformationRuleSetId, c.c.ipfilter).where(c.c.id == bindparam("id"))
+                                 c.c.maxCalls, c.c.transformationRuleSetId, c.c.ipfilter,
+                                 c.c.corporationId).where(c.c.id == bindparam("id"))
         self._q_app_servers = select(a.c.id, a.c.name, a.c.ip).order_by(a.c.id)
         self._q_rtpengines = select(r.c.mediaRelaySetId, r.c.setid, r.c.url, r.c.weight, r.c.disabled).order_by(r.c.id)
 
@@ -291,7 +335,8 @@ class Repository:
                            application_server_set_id=row.applicationServerSetId,
                            media_relay_set_id=row.mediaRelaySetId, distribute_method=row.distributeMethod or "hash",
                            outgoing_ddi_id=row.outgoingDdiId, max_calls=int(row.maxCalls or 0),
-                           rule_set_id=row.transformationRuleSetId, ipfilter=bool(row.ipfilter))
+                           rule_set_id=row.transformationRuleSetId, ipfilter=bool(row.ipfilter),
+                           corporation_id=row.corporationId)
 
         return self._cached(("company", company_id), load)  # type: ignore[no-any-return]
 
@@ -299,7 +344,8 @@ class Repository:
         t = self.t[kind]
         cols = [t.c.id, t.c.name, t.c.password, t.c.companyId, t.c.domainId, t.c.multiContact,
                 t.c.directConnectivity, t.c.ip, t.c.port, t.c.outgoingDdiId, t.c.transformationRuleSetId]
-        for extra in ("maxCalls", "alwaysApplyTransformations", "ddiIn", "rtpEncryption"):
+        for extra in ("maxCalls", "alwaysApplyTransformations", "ddiIn", "rtpEncryption", "fromDomain",
+                      "interCompanyId"):
             if extra in t.c:
                 cols.append(t.c[extra])
         row = self._execute(select(*cols).where(where).order_by(t.c.id).limit(1)).first()
@@ -313,7 +359,9 @@ class Repository:
                         port=int(row.port) if row.port else None, outgoing_ddi_id=row.outgoingDdiId,
                         max_calls=int(m.get("maxCalls") or 0), rule_set_id=row.transformationRuleSetId,
                         always_transform=bool(m.get("alwaysApplyTransformations") or False),
-                        ddi_in=m.get("ddiIn") == "yes", rtp_encryption=bool(m.get("rtpEncryption")))
+                        ddi_in=m.get("ddiIn") == "yes", rtp_encryption=bool(m.get("rtpEncryption")),
+                        connectivity=row.directConnectivity or "no",
+                        inter_company_id=m.get("interCompanyId"), from_domain=m.get("fromDomain") or None)
 
     def endpoint(self, domain: Domain, name: str) -> Endpoint | None:
         """The endpoint named ``name`` in a SIP domain: a vPBX client's domain holds its terminals
@@ -373,17 +421,65 @@ class Repository:
 
         return self._cached(("direct_at", host, port), load)  # type: ignore[no-any-return]
 
-    def wholesale_at(self, host: str) -> Company | None:
-        """The wholesale client whose trusted source addresses (``trusteds.srcIp``, IvozProvider's
-        ``kam_trusted``) include ``host``."""
-        def load() -> Company | None:
+    def trusted_rules(self, host: str) -> tuple[TrustedRule, ...]:
+        """``trusteds`` rows of wholesale clients for source address ``host``."""
+        def load() -> tuple[TrustedRule, ...]:
             tr, c = self.t["trusted"], self.t["company"]
-            cid = self._execute(select(tr.c.companyId).select_from(tr.join(c, c.c.id == tr.c.companyId))
-                                .where(tr.c.srcIp == host, c.c.type == "wholesale")
-                                .order_by(tr.c.priority, tr.c.id).limit(1)).scalar()
-            return self.company(int(cid)) if cid is not None else None
+            rows = self._execute(select(tr.c.id, tr.c.companyId, tr.c.srcIp, tr.c.proto, tr.c.fromPattern,
+                                        tr.c.ruriPattern, tr.c.priority)
+                                 .select_from(tr.join(c, c.c.id == tr.c.companyId))
+                                 .where(tr.c.srcIp == host, c.c.type == "wholesale").order_by(tr.c.id)).all()
+            return tuple(TrustedRule(int(r.id), int(r.companyId), str(r.srcIp), r.proto or None, r.fromPattern or None,
+                                     r.ruriPattern or None, int(r.priority or 0)) for r in rows)
 
-        return self._cached(("wholesale_at", host), load)  # type: ignore[no-any-return]
+        return self._cached(("trusted", host), load)  # type: ignore[no-any-return]
+
+    def wholesale_at(self, host: str, proto: str = "udp", from_uri: str = "", ruri: str = "") -> Company | None:
+        """The wholesale client whose trusted rules (``trusteds``, IvozProvider's ``kam_trusted``)
+        match the request: source address, transport, From and R-URI patterns (:func:`pick_trusted`)."""
+        rule = pick_trusted(self.trusted_rules(host), proto, from_uri, ruri)
+        return self.company(rule.company_id) if rule is not None else None
+
+    def inter_vpbx_peer(self, company_id: int, inter_company_id: int) -> Endpoint | None:
+        """The inter-vPBX friend of ``inter_company_id`` pointing back to ``company_id``: the
+        endpoint a call through an inter-vPBX friend comes from in the target client."""
+        def load() -> Endpoint | None:
+            f = self.t["friend"]
+            return self._other("friend", (f.c.companyId == inter_company_id) & (f.c.interCompanyId == company_id)
+                               & (f.c.directConnectivity == "intervpbx"))
+
+        return self._cached(("intervpbx", company_id, inter_company_id), load)  # type: ignore[no-any-return]
+
+    def company_domain(self, company_id: int) -> str | None:
+        """A vPBX client's own SIP domain."""
+        def load() -> str | None:
+            d = self.t["domain"]
+            v = self._execute(select(d.c.domain).where(d.c.companyId == company_id, d.c.pointsTo == "proxyusers")
+                              .order_by(d.c.id).limit(1)).scalar()
+            return str(v).lower() if v else None
+
+        return self._cached(("company_domain", company_id), load)  # type: ignore[no-any-return]
+
+    def ddi_id(self, company_id: int, number: str) -> int | None:
+        """Id of the client's DDI whose E.164 number is ``number`` (``+34...``), if any."""
+        def load() -> dict[str, int]:
+            d = self.t["ddi"]
+            return {e164(r[1]): int(r[0]) for r in self._execute(
+                select(d.c.id, d.c.ddie164).where(d.c.companyId == company_id).order_by(d.c.id.desc())).all() if r[1]}
+
+        ids: dict[str, int] = self._cached(("ddi_ids", company_id), load)
+        return ids.get(e164(number)) if number else None
+
+    def ban_listed(self, ip: str, aor: str, blocker: str, stamp: int) -> bool:
+        """Whether the ``banned_addresses`` row of a ban still exists. ``stamp`` identifies the ban
+        (its end time): a new ban is a new cache entry, and deleting the row (API, with the
+        ``config_version`` bump) drops the cache, so the next request lifts the ban."""
+        def load() -> bool:
+            b = self.t["banned"]
+            return self._execute(select(b.c.id).where(b.c.ip == ip, b.c.blocker == blocker, b.c.aor == aor)
+                                 .limit(1)).first() is not None
+
+        return self._cached(("ban", ip, aor, blocker, stamp), load)  # type: ignore[no-any-return]
 
     def company_ddis(self, company_id: int) -> frozenset[str]:
         """The client's DDIs in E.164 (``+34...``)."""

@@ -17,11 +17,19 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, insert, select, update
 
-from polyvox.db.cdr import kam_trunks_cdrs
+from polyvox.db.cdr import ensure_columns, kam_trunks_cdrs
 from polyvox.db.model import ENTITY
 from polyvox.media.ng import NGError
+from polyvox.sip import control
 from tests.sip.conftest import DOMAIN, Trunks, free_port
 from tests.sip.ua import UA, Dialog, Message, rand, sdp, sdp_media
+
+
+def TRUNKS_MEDIA(call_id: str) -> str:
+    """proxy-trunks' Call-ID at rtpengine (``polyvox.sip.proxy_trunks.rtp_call_id``, which only
+    imports inside Kamailio)."""
+    return f"{call_id}-pvtrunks"
+
 
 SPAIN_OUT = [("calleeout", r"^\+34([0-9]{9})$", r"\1"), ("callerout", r"^\+34([0-9]{9})$", r"\1")]
 SPAIN_IN = [("calleein", r"^([0-9]{9})$", r"+34\1"), ("callerin", r"^([0-9]{9})$", r"+34\1")]
@@ -99,6 +107,7 @@ class Data:
 @pytest.fixture()
 def data(trunks: Trunks, app_servers) -> Iterator[Data]:  # type: ignore[no-untyped-def]
     pf = trunks.pf
+    ensure_columns(pf.engine)  # routingTagId, bounced: until migration 0002
     company = pf.company_id()
     c = ENTITY["Company"].table
     with pf.engine.connect() as conn:
@@ -107,6 +116,9 @@ def data(trunks: Trunks, app_servers) -> Iterator[Data]:  # type: ignore[no-unty
     d.app_servers = app_servers  # type: ignore[attr-defined]
     yield d
     d.cleanup()
+    # servers marked down (htable asdown, key cs:<id>) must not outlive the test: SQLite reuses
+    # the ids of deleted carrier servers, so the next test's server could be skipped as "down"
+    control.rpc(f"fifo:{trunks.settings.rundir}/kamailio_rpc.fifo", "htable.flush", "asdown")
 
 
 def as_ua(d: Data) -> UA:
@@ -172,13 +184,15 @@ def test_outbound_call_reaches_carrier_with_transformations(trunks: Trunks, data
     final = asrv.wait_final(d)
     assert final.status == 200
     assert sdp_media(final.body)[1] != 41002  # and the answer
-    with trunks.pf.ng() as ng:
-        assert ng.request("query", call_id=d.call_id).get("result") == "ok"
+    with trunks.pf.ng() as ng:  # proxy-trunks' own media session (docs/sip.md §9.10)
+        assert ng.request("query", call_id=TRUNKS_MEDIA(d.call_id)).get("result") == "ok"
+        with pytest.raises(NGError, match="Unknown call-id"):
+            ng.request("query", call_id=d.call_id)
     time.sleep(0.3)
     finish(trunks, asrv, d, carrier_ua, inv)
     rows = cdrs(trunks, d.call_id)
     with trunks.pf.ng() as ng, pytest.raises(NGError, match="Unknown call-id"):  # BYE deleted the session
-        ng.request("query", call_id=d.call_id)
+        ng.request("query", call_id=TRUNKS_MEDIA(d.call_id))
     assert len(rows) == 1
     row = rows[0]
     assert (row["direction"], row["brandId"], row["companyId"], row["carrierId"], row["carrierServerId"]) == \
@@ -186,6 +200,7 @@ def test_outbound_call_reaches_carrier_with_transformations(trunks: Trunks, data
     assert (row["caller"], row["callee"], row["disconnectCode"]) == ("+34911000001", "+34911234567", 200)
     assert row["answerTime"] is not None and row["duration"] > 0.2
     assert row["endpointType"] == "terminal"
+    assert (row["bounced"], row["routingTagId"]) == (False, None)
 
 
 def test_outbound_failover_on_timeout_and_503_not_on_486(trunks: Trunks, data: Data) -> None:
@@ -339,15 +354,30 @@ def test_outbound_call_to_own_ddi_is_bounced_internally(trunks: Trunks, data: Da
     data.route("+34", cid)
     data.rating("+34")
     ddi = data.ddi("+34955000333")
+    presented = data.ddi("+34955000334", type="out")
+    tag = data.add("RoutingTag", brandId=data.brand, name=f"bounce-{rand(3)}", tag="5#")
     trunks.pf.bump()
-    d = call_out(asrv, trunks, "+34955000333", data.company, data.brand)
+    d = call_out(asrv, trunks, "+34955000333", data.company, data.brand,
+                 extra=[f"X-Info-DdiId: {presented}", f"X-Info-RoutingTagId: {tag}"])
     inv = asrv.request("INVITE")  # comes back to the application server, not to the carrier
     assert inv.uri.startswith("sip:+34955000333@")
     assert inv["x-info-ddiid"] == str(ddi) and inv["x-info-bounced"] == "yes"
-    asrv.respond(inv, 486, "Busy Here")
-    assert asrv.wait_final(d).status == 486
+    asrv.answer(inv, body=sdp(41002))
+    assert asrv.wait_final(d).status == 200
     with pytest.raises(TimeoutError):
         carrier_ua.request("INVITE", timeout=0.3)
+    finish(trunks, asrv, d, asrv, inv)
+    # two records (same Call-ID): the calling client's outbound one, billed as bounced, and the
+    # DDI client's inbound one (the billing worker never prices inbound records)
+    rows = sorted(cdrs(trunks, d.call_id), key=lambda r: r["direction"])
+    assert [(r["direction"], r["companyId"], r["bounced"], r["carrierId"], r["ddiProviderId"]) for r in rows] == \
+        [("inbound", data.company, True, None, None), ("outbound", data.company, True, None, None)]
+    inbound, outbound = rows
+    assert (outbound["callee"], outbound["ddiId"], outbound["routingTagId"], outbound["endpointType"]) == \
+        ("+34955000333", presented, tag, "terminal")
+    assert (inbound["callee"], inbound["ddiId"], inbound["routingTagId"], inbound["endpointType"]) == \
+        ("+34955000333", ddi, None, None)
+    assert outbound["disconnectCode"] == inbound["disconnectCode"] == 200 and outbound["duration"] > 0
 
 
 def test_cdr_domain_table_shape() -> None:

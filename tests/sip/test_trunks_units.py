@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from polyvox.db.cdr import kam_trunks_cdrs
+from polyvox.db.cdr import ensure_columns, kam_trunks_cdrs
 from polyvox.db.model import ENTITY
 from polyvox.domain import routing
 from polyvox.sip import render
 from polyvox.sip.settings import ProxySettings, trunks_from_env
 from polyvox.sip.trunks_repository import TrunksRepository
+from polyvox.workers.billing import bill_pending
+from tests.billing.conftest import Setup, bdb, setup  # noqa: F401 (fixtures)
 
 
 def add(engine: Engine, entity: str, **values: Any) -> int:
@@ -112,9 +114,46 @@ def test_repository_routes_rules_ddis_rating(db: Engine) -> None:
 
 
 def test_cdr_table_creates(db: Engine) -> None:
-    kam_trunks_cdrs.create(db, checkfirst=True)
+    ensure_columns(db)
+    ensure_columns(db)  # idempotent
     now = datetime.now(UTC)
     with db.begin() as c:
         c.execute(kam_trunks_cdrs.insert().values(callid="x", direction="outbound", startTime=now, endTime=now,
                                                   duration=0))
-        assert c.execute(select(kam_trunks_cdrs.c.direction)).scalar_one() == "outbound"
+        assert c.execute(select(kam_trunks_cdrs.c.direction, kam_trunks_cdrs.c.bounced,
+                                kam_trunks_cdrs.c.routingTagId)).one() == ("outbound", False, None)
+
+
+def test_bounced_call_records_are_billed_once(setup: Setup) -> None:  # noqa: F811
+    """The two records proxy-trunks writes for a bounced call (docs/sip.md §9.5): the worker
+    prices the calling client's outbound one (cost 0, no carrier) and lists the DDI client's
+    inbound one without price; ``bounced`` is read from the column."""
+    from decimal import Decimal
+
+    from tests.billing.conftest import add as badd
+
+    s = setup
+    ensure_columns(s.db)
+    ddi = badd(s.db, "Ddi", brand=s.brand, company=s.company, ddi="34944000111", ddie164="+34944000111",
+               type="inout", routeType="user")
+    t0 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+    base = {"callid": "bounce-1", "brandId": s.brand, "companyId": s.company, "caller": "+34911000001",
+            "callee": "+34944000111", "startTime": t0, "answerTime": t0 + timedelta(seconds=2),
+            "endTime": t0 + timedelta(seconds=32), "duration": 30.0, "disconnectCode": 200,
+            "disconnectReason": "ended", "bounced": True}
+    with s.db.begin() as c:
+        c.execute(insert(kam_trunks_cdrs).values(**base, direction="outbound", endpointType="terminal",
+                                                 endpointId=s.alice_terminal))
+        c.execute(insert(kam_trunks_cdrs).values(**base, direction="inbound", ddiId=ddi))
+        # an ordinary inbound call without DDI provider is not taken for a bounced one any more
+        c.execute(insert(kam_trunks_cdrs).values(**{**base, "callid": "in-1", "bounced": False},
+                                                 direction="inbound", ddiId=ddi))
+    result = bill_pending(s.db, t0 + timedelta(minutes=5), send_mail=False)
+    assert result.billed == 3
+    bc = ENTITY["BillableCall"].table
+    with s.db.connect() as c:
+        rows = {(r.callid, r.direction): r for r in c.execute(select(bc))}
+    out, inb, plain = rows[("bounce-1", "outbound")], rows[("bounce-1", "inbound")], rows[("in-1", "inbound")]
+    assert (out.companyId, out.price, out.cost, out.carrierId) == (s.company, Decimal("0.0300"), Decimal("0"), None)
+    assert (inb.price, inb.cost, inb.ddiId) == (None, None, ddi)
+    assert (plain.price, plain.cost) == (None, None)

@@ -285,5 +285,10 @@ config_version = Table(
     Column("version", Integer, nullable=False, default=0),
 )
 
-# SIP state written by the proxies (registrations, call records), on the same metadata.
+# State written by the other roles, on the same metadata so that migrations carry it: the
+# proxies' registrations and call records, the trunks agent's carrier-server and
+# DDI-provider-registration status, the worker's billing bookkeeping and rate imports.
+import polyvox.sip.agent.tables  # noqa: E402
+import polyvox.workers.rate_import  # noqa: E402
+import polyvox.workers.tables  # noqa: E402, F401
 from polyvox.db import cdr, location  # noqa: E402, F401

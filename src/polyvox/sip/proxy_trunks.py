@@ -5,10 +5,20 @@ IvozProvider's KamTrunks). docs/sip.md §9 has the details.
 
 - Outbound: INVITE from proxy-users or an application server with the ``X-Info-*`` context
   (brand, client, caller) and the E.164 callee in the R-URI -> own DDI? bounce internally ->
-  concurrent call limits -> "no rating plan, no call" -> outgoing routing (RouteIndex,
+  concurrent call limits -> routing tag (dialled, else the presented DDI's) -> billing checks
+  -> outgoing routing (RouteIndex,
   select_routes, carriers_for_call, failover_targets) -> carrier servers in failover order
   (timeout, 408, 5xx; not 486/480/603), carrier calleeout/callerout transformations, From
   user/domain, PAI/RPID, digest authentication on 401/407.
+- Billing at call setup (spec 7.5, 8.9.1, 9.4.1, 12.6) with :func:`polyvox.domain.billing.may_start_call`:
+  special numbers (no call record, no rating), billing method, max daily usage, balance of
+  prepaid / pseudo-prepaid clients, a rate for the destination at this moment; the longest
+  duration the balance pays for is enforced from the answer by the ``dlgcut`` timer (BYE both
+  ways), with the dialog timeout as a safety net.
+- Call control: ``polyvox.sip.control`` (JSON-RPC) lists the dialogs and schedules their end in
+  ``dlgcut`` (``ksr_dlgcut`` writes the call record when Kamailio skips dialog:end).
+- LCR: carriers ordered by the cost of a 5 minute call from their rating profile active now;
+  carriers that cannot rate the destination are not used (spec 9.3.1).
 - Inbound: INVITE from a DDI provider address -> provider detection and calleein/callerin
   transformations -> DDI -> the client's application servers (vPBX, residential) or
   proxy-users (retail accounts), with ``X-Info-*`` context.
@@ -20,22 +30,39 @@ from __future__ import annotations
 import json
 import random
 import re
+import time
 import traceback
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
 
 from polyvox.domain import routing
-from polyvox.domain.billing import ClientType, Direction, check_concurrent_calls
+from polyvox.domain.billing import (
+    CallDecision,
+    ClientType,
+    DecisionReason,
+    Direction,
+    check_concurrent_calls,
+    may_start_call,
+)
 from polyvox.domain.callflow.ddi_provider import DetectionOutcome, detect_ddi_provider
 from polyvox.sip import dispatch
 from polyvox.sip.kemi import initial_request, reply
 from polyvox.sip.trunks_repository import Ddi, TrunksRepository
 
 REALM_RE = re.compile(r'realm="([^"]*)"', re.I)
+
+DLG_TIMEOUT_MARGIN = 5  # seconds after the maximum duration: the dialog module's own timeout
+
+# refusals of may_start_call (403 reason phrases)
+REFUSALS = {
+    DecisionReason.MAX_DAILY_USAGE: "Forbidden: max daily usage reached",
+    DecisionReason.NO_BALANCE: "Forbidden: no balance left",
+    DecisionReason.INSUFFICIENT_BALANCE: "Forbidden: insufficient balance",
+    DecisionReason.CANNOT_RATE: "Forbidden: no rating plan for the destination",
+}
 
 
 class ProxyTrunks:
@@ -102,17 +129,25 @@ class ProxyTrunks:
         if not callee:
             reply(484, "Address Incomplete")
             return
+        presented = self.presented_ddi(brand_id, company.id, caller)
+        if tag_id is None and presented is not None:
+            tag_id = self.repo.ddi_routing_tag(presented)
+        pddi = presented.id if presented is not None else None
         # a call to one of the platform's own DDIs never leaves it (spec 6/7)
         own = self.repo.ddi_by_number(brand_id, callee)
         if own is not None and own.inbound:
             KSR.textops.remove_hf_re("^X-Info-")
             KSR.info(f"polyvox: {callee} is DDI {own.id}: bounced internally\n")
-            self.deliver_ddi(own, None, caller, bounced=True)
+            # the call record's outbound side: the calling client (billed as a bounced call)
+            self.deliver_ddi(own, None, caller, bounced=True, origin={
+                "obrand": brand_id, "ocompany": company.id, "ocallee": callee, "oddi": pddi, "otag": tag_id,
+                "ep_type": endpoint[0], "ep_id": endpoint[1], "ep_name": endpoint[2]})
             return
         if not self.check_limits(company, Direction.OUTBOUND):
             return
-        if not self.repo.can_rate(company.id, callee, tag_id):
-            reply(403, "Forbidden: no rating plan for the destination")
+        now = datetime.now(UTC)
+        decision = self.billing(company, callee, tag_id, now)
+        if decision is None:
             return
         selection = routing.select_routes(self.repo.routes(brand_id), company.id, callee, routing_tag=tag_id)
         if selection.blocked:
@@ -121,14 +156,23 @@ class ProxyTrunks:
         if not selection.routes:
             reply(404, "Not Found: No route")
             return
-        carriers = routing.carriers_for_call(selection, callee, cost_of=lambda _c, _n: Decimal(0), rng=self.rng)
+        carriers = routing.carriers_for_call(selection, callee, rng=self.rng,
+                                             cost_of=lambda cid, number: self.repo.carrier_cost(cid, number, now))
         servers = [routing.CarrierServer(s.id, s.carrier_id, ip=s.host, port=s.port)
                    for s in self.repo.carrier_servers(brand_id)]
         targets = routing.failover_targets(carriers, servers, rng=None)
-        alive = [t for t in targets if KSR.htable.sht_is_null("asdown", f"cs:{t.server.id}") > 0] or list(targets)
+        # skip servers that failed their OPTIONS ping (trunks agent) or timed out recently,
+        # unless that leaves nothing to try
+        inactive = self.repo.inactive_carrier_servers()
+        alive = [t for t in targets if t.server.id not in inactive
+                 and KSR.htable.sht_is_null("asdown", f"cs:{t.server.id}") > 0] or list(targets)
         if not alive:
             reply(503, "Service Unavailable: no carrier server")
             return
+        if decision.max_duration is not None:
+            # BYE both ways at the dialog timeout (safety net): a context flag read when
+            # dlg_manage creates the dialog (Kamailio 5.6 has no dlg_set_property("timeout-bye"))
+            KSR.pv.seti("$dlg_ctx(timeout_bye)", 1)
         KSR.dialog.dlg_manage()
         KSR.rr.record_route()
         first = self.repo.carrier(alive[0].server.carrier_id)
@@ -137,14 +181,20 @@ class ProxyTrunks:
             return
         self.count_call(company.brand_id, company.id)
         self.cdr_vars(direction="outbound", brand=brand_id, company=company.id, caller=caller, callee=callee,
-                      ep_type=endpoint[0], ep_id=endpoint[1], ep_name=endpoint[2])
+                      ep_type=endpoint[0], ep_id=endpoint[1], ep_name=endpoint[2],
+                      nocdr="1" if decision.disable_cdr else None, maxdur=decision.max_duration, tag=tag_id,
+                      ddi=pddi)
+        if decision.max_duration is not None:
+            # 9.4.1: the call lasts at most what the balance pays for, counted from the answer:
+            # ksr_dlgcut ends it on time; the dialog timeout is the safety net
+            KSR.dialog.dlg_set_timeout(int(decision.max_duration) + DLG_TIMEOUT_MARGIN)
         KSR.textops.remove_hf_re("^X-Info-")
         KSR.pv.sets("$avp(targets)", ",".join(f"{t.server.id}/{t.choice.route.id}" for t in alive))
         KSR.pv.sets("$avp(caller)", caller)
         KSR.pv.sets("$avp(callee)", callee)
         KSR.pv.seti("$avp(brand)", brand_id)
         if not self.next_carrier():
-            KSR.rtpengine.rtpengine_delete("")
+            self.rtp_delete()
             reply(503, "Service Unavailable: no carrier server")
 
     def next_carrier(self) -> bool:
@@ -212,7 +262,7 @@ class ProxyTrunks:
         try:
             if KSR.tm.t_is_canceled() > 0:
                 KSR.pv.sets("$dlg_var(code)", "487")
-                KSR.rtpengine.rtpengine_delete("")
+                self.rtp_delete()
                 return 1
             self.repo.begin_request()  # this worker's cache may predate the request's configuration
             cs = int(KSR.pv.get("$avp(cs)") or 0)
@@ -241,17 +291,46 @@ class ProxyTrunks:
                         KSR.tm.t_on_reply("ksr_onreply_media")
                         if KSR.tm.t_relay() > 0:
                             return 1
-                KSR.rtpengine.rtpengine_delete("")
+                self.rtp_delete()
                 return 1
             if status == 408 or 500 <= status < 600:
                 if self.next_carrier():
                     return 1
                 if timeout:
                     KSR.tm.t_reply(503, "Service Unavailable: carriers unreachable")
-            KSR.rtpengine.rtpengine_delete("")
+            self.rtp_delete()
         except Exception:
             KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
         return 1
+
+    def presented_ddi(self, brand_id: int, company_id: int, caller: str) -> Ddi | None:
+        """The DDI presented as caller: ``X-Info-DdiId`` (sent by proxy-users / the application
+        server), else the client's DDI whose number is the E.164 caller; a DDI of another client
+        is ignored. Its routing tag is the call's when none was dialled (spec 9.3.4); its id is
+        the outbound call record's ``ddiId``."""
+        ddi_id = _int(hdr("X-Info-DdiId"))
+        ddi = self.repo.ddi(ddi_id) if ddi_id is not None else None
+        if ddi is None or ddi.company_id != company_id:
+            ddi = self.repo.ddi_by_number(brand_id, caller) if caller else None
+        if ddi is None or ddi.company_id != company_id:
+            return None
+        return ddi
+
+    def billing(self, company: Any, callee: str, tag_id: int | None, now: datetime) -> CallDecision | None:
+        """may_start_call with the client's billing state read now; replies and returns None when
+        the call is refused."""
+        account = self.repo.billing_account(company.id)
+        rater = self.repo.rater("company", company.id)
+        if account is None or rater is None:
+            reply(403, "Forbidden: missing call context")
+            return None
+        decision = may_start_call(account, callee, now, routing_tag=str(tag_id) if tag_id is not None else None,
+                                  special_numbers=self.repo.special_numbers(company.brand_id), tz=rater.tz)
+        if decision.allowed:
+            return decision
+        KSR.notice(f"polyvox: client {company.id} call to {callee} refused: {decision.reason} {decision.detail}\n")
+        reply(403, REFUSALS.get(decision.reason, "Forbidden: call not allowed by billing"))
+        return None
 
     # ------------------------------------------------------------------ inbound (spec 6, 9.6.3)
     def inbound(self, si: str) -> None:
@@ -282,7 +361,8 @@ class ProxyTrunks:
             return
         self.deliver_ddi(ddi, provider.id, caller)
 
-    def deliver_ddi(self, ddi: Ddi, provider_id: int | None, caller: str, bounced: bool = False) -> None:
+    def deliver_ddi(self, ddi: Ddi, provider_id: int | None, caller: str, bounced: bool = False,
+                    origin: dict[str, Any] | None = None) -> None:
         company = self.repo.company(ddi.company_id) if ddi.company_id is not None else None
         if company is None:
             reply(404, "Not Found: DDI without client")
@@ -323,7 +403,8 @@ class ProxyTrunks:
         if not bounced:
             self.count_call(company.brand_id, company.id)
         self.cdr_vars(direction="inbound", brand=company.brand_id, company=company.id, caller=caller,
-                      callee=ddi.e164, ddi=ddi.id, provider=provider_id)
+                      callee=ddi.e164, ddi=ddi.id, provider=provider_id, bounced="1" if bounced else None,
+                      **(origin or {}))
         for name, value in headers:
             KSR.hdr.append(f"{name}: {value}\r\n")
         KSR.pv.sets("$ru", ruri)
@@ -341,7 +422,7 @@ class ProxyTrunks:
         try:
             if KSR.tm.t_is_canceled() > 0:
                 KSR.pv.sets("$dlg_var(code)", "487")
-                KSR.rtpengine.rtpengine_delete("")
+                self.rtp_delete()
                 return 1
             KSR.pv.sets("$dlg_var(code)", str(KSR.pv.get("$T_reply_code") or 0))
             if KSR.tm.t_branch_timeout() > 0 and KSR.tm.t_branch_replied() < 0:
@@ -360,7 +441,7 @@ class ProxyTrunks:
                         return 1
                 KSR.pv.sets("$dlg_var(code)", "503")
                 KSR.tm.t_reply(503, "Service Unavailable: application servers unreachable")
-            KSR.rtpengine.rtpengine_delete("")
+            self.rtp_delete()
         except Exception:
             KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
         return 1
@@ -395,7 +476,10 @@ class ProxyTrunks:
 
     # ------------------------------------------------------------------ call records
     def cdr_vars(self, **values: Any) -> None:
+        """Dialog variables: the call record's values, also read by ``polyvox.sip.control``
+        (active calls: company, brand, direction, caller, callee, carrier, provider, start)."""
         KSR.pv.sets("$dlg_var(start)", datetime.now(UTC).isoformat())
+        KSR.pv.sets("$dlg_var(callid)", KSR.pv.get("$ci") or "")
         for k, v in values.items():
             if v is not None and v != "":
                 KSR.pv.sets(f"$dlg_var({k})", str(v))
@@ -404,18 +488,133 @@ class ProxyTrunks:
         try:
             if evname == "dialog:start":
                 KSR.pv.sets("$dlg_var(answer)", datetime.now(UTC).isoformat())
+                maxdur = _int(KSR.pv.get("$dlg_var(maxdur)"))
+                if maxdur is not None:  # 9.4.1: hung up when the balance is used (ksr_dlgcut)
+                    KSR.htable.sht_sets("dlgcut", self.dialog_key(), f"{time.time() + maxdur:.3f}")
             elif evname in ("dialog:end", "dialog:failed"):
-                self.write_cdr(failed=evname == "dialog:failed")
+                key = self.dialog_key()
+                KSR.htable.sht_rm("dlgcut", key)
+                if evname == "dialog:end" and not (str(KSR.pv.get("$mt")) == "1" and KSR.pv.get("$rm") == "BYE"):
+                    # ended by the dialog module (timeout, dlg.end_dlg): no BYE through the
+                    # request route released the media session
+                    self.media_release(KSR.pv.get("$dlg_var(callid)") or "", KSR.pv.get("$dlg_var(mrs)"))
+                if KSR.htable.sht_is_null("cdrdone", key) > 0:  # not written by ksr_dlgcut already
+                    KSR.htable.sht_seti("cdrdone", key, 1)
+                    self.write_cdr(lambda name: KSR.pv.get(f"$dlg_var({name})") or "",
+                                   failed=evname == "dialog:failed")
         except Exception:
             KSR.err("polyvox: call record error: " + traceback.format_exc().replace("\n", " | ") + "\n")
         return 1
 
-    def write_cdr(self, failed: bool) -> None:
-        def var(name: str) -> str:
-            return KSR.pv.get(f"$dlg_var({name})") or ""
+    @staticmethod
+    def dialog_key() -> str:
+        return f"{KSR.pv.get('$dlg(h_entry)')}:{KSR.pv.get('$dlg(h_id)')}"
 
-        if not var("direction"):
-            return
+    def ksr_dlgcut(self, msg: Any, evname: str = "") -> int:
+        """Timer process (every 0.2 s): ends the dialogs that are due in the ``dlgcut`` table
+        (deadline = answer + the duration the balance pays for, set at dialog:start; 0 = now, set
+        by ``polyvox.sip.control`` to end a client's calls) with a BYE to both sides
+        (:meth:`end_dialog`). The call record is written here from the dialog's variables (read
+        with ``dlg.list_ctx`` before ending it) unless ``dialog:end`` wrote it already (htable
+        ``cdrdone``). The dialog timeout set at setup (a few seconds after the maximum duration)
+        is only a safety net."""
+        try:
+            if KSR.htable.sht_iterator_start("cut", "dlgcut") < 0:
+                return 1
+            now, due = time.time(), []
+            try:
+                while KSR.htable.sht_iterator_next("cut") > 0:
+                    key, deadline = KSR.pv.get("$shtitkey(cut)"), KSR.pv.get("$shtitval(cut)")
+                    try:
+                        if float(deadline) <= now:
+                            due.append(key)
+                    except (TypeError, ValueError):
+                        due.append(key)
+            finally:
+                KSR.htable.sht_iterator_end("cut")
+            if not due:
+                return 1
+            dialogs = self.rpc("dlg.list_ctx") or []
+            by_key = {f"{d.get('h_entry')}:{d.get('h_id')}": d for d in dialogs if isinstance(d, dict)}
+            for key in due:
+                dialog = by_key.get(key)
+                if dialog is not None and int(dialog.get("state") or 0) == 3:
+                    continue  # answered, ACK not seen yet: BYE is refused until then, next tick
+                KSR.htable.sht_rm("dlgcut", key)
+                if dialog is None or int(dialog.get("state") or 0) != 4:
+                    continue
+                h_entry, _, h_id = key.partition(":")
+                KSR.notice(f"polyvox: dialog {key} ({dialog.get('call-id')}): ending it (maximum duration "
+                           "or control request)\n")
+                if not self.end_dialog(dialog):
+                    KSR.err(f"polyvox: dialog {key} could not be ended, trying dlg.end_dlg\n")
+                    self.rpc("dlg.end_dlg", int(h_entry), int(h_id))
+                    if str(KSR.pv.get("$jsonrpl(code)")) != "200":
+                        KSR.err(f"polyvox: dialog {key} could not be ended: {KSR.pv.get('$jsonrpl(body)')}\n")
+                        continue
+                values: dict[str, str] = {}
+                for item in (dialog.get("variables") or []):
+                    if isinstance(item, dict):
+                        values.update({str(k): str(v) for k, v in item.items()})
+                values.setdefault("callid", str(dialog.get("call-id") or ""))
+                self.media_release(values["callid"], values.get("mrs"))
+                if KSR.htable.sht_is_null("cdrdone", key) > 0:  # dialog:end did not run: write it here
+                    KSR.htable.sht_seti("cdrdone", key, 1)
+                    self.write_cdr(lambda name, v=values: v.get(name, ""), failed=False)
+        except Exception:
+            KSR.err("polyvox: dialog cut error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+        return 1
+
+    def end_dialog(self, dialog: dict[str, Any]) -> bool:
+        """Hangs up an answered dialog (from ``dlg.list_ctx``) with two BYEs built from its data
+        (``tm.t_uac_send``), one per leg, each sent **through this proxy itself** (Route = our
+        own address): they cross the request route like any in-dialog BYE, so the dialog module
+        ends the dialog (``dialog:end``, call record) on the first and each one is relayed to its
+        leg whatever the state of the dialog. ``dlg.end_dlg`` (``dlg_bye_all``) is not used: it
+        sends the caller's BYE then the callee's from the dialog, and a caller's 200 processed in
+        between deletes the dialog, so the carrier's BYE was never sent (docs/sip.md §9.8)."""
+        caller, callee = dialog.get("caller") or {}, dialog.get("callee") or {}
+        ftag, ttag = str(caller.get("tag") or ""), str(callee.get("tag") or "")
+        call_id = str(dialog.get("call-id") or "")
+        if not (ftag and ttag and call_id and caller.get("contact") and callee.get("contact")):
+            return False
+        sent = 0
+        for leg, from_uri, from_tag, to_uri, to_tag, cseq_of in (
+                (callee, dialog.get("from_uri"), ftag, dialog.get("to_uri"), ttag, caller),
+                (caller, dialog.get("to_uri"), ttag, dialog.get("from_uri"), ftag, callee)):
+            _proto, _, hostport = str(leg.get("socket") or "").partition(":")
+            if not hostport:
+                hostport = f"{self.s.get('host') or '127.0.0.1'}:{self.s.get('port') or 5060}"
+            me = f"sip:{hostport}"
+            routes = [f"<{me};lr;ftag={ftag}>"] + [r.strip() for r in str(leg.get("route_set") or "").split(",")
+                                                     if r.strip()]
+            cseq = (_int(cseq_of.get("cseq")) or 0) + 1
+            headers = (f"From: <{from_uri}>;tag={from_tag}\r\nTo: <{to_uri}>;tag={to_tag}\r\n"
+                       f"Call-ID: {call_id}\r\nCSeq: {cseq} BYE\r\nRoute: {', '.join(routes)}\r\n"
+                       "Max-Forwards: 70\r\nReason: SIP;cause=200;text=\"call ended by the platform\"\r\n")
+            if KSR.tm.t_uac_send("BYE", str(leg.get("contact")), me, "", headers, "") > 0:
+                sent += 1
+            else:
+                KSR.err(f"polyvox: BYE for {call_id} to {leg.get('contact')} could not be sent\n")
+        return sent == 2
+
+    @staticmethod
+    def rpc(method: str, *params: Any) -> Any:
+        """A JSON-RPC command run inside Kamailio (jsonrpcs); returns its result or None."""
+        request: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": 1}
+        if params:
+            request["params"] = list(params)
+        KSR.jsonrpcs.exec(json.dumps(request))
+        body = KSR.pv.get("$jsonrpl(body)") or ""
+        try:
+            return json.loads(body).get("result")
+        except (ValueError, AttributeError):
+            return None
+
+    def write_cdr(self, var: Any, failed: bool) -> None:
+        """One ``kam_trunks_cdrs`` row from the dialog's variables (``var(name) -> str``)."""
+        if not var("direction") or var("nocdr"):
+            return  # not ours, or a special number with Disable CDR (8.9.1)
         if self._cdr_table is None:
             from polyvox.db.cdr import kam_trunks_cdrs
 
@@ -424,16 +623,30 @@ class ProxyTrunks:
         start = datetime.fromisoformat(var("start")) if var("start") else now
         answer = datetime.fromisoformat(var("answer")) if var("answer") and not failed else None
         code = _int(var("code")) or (200 if answer else None)
-        row = {"callid": KSR.pv.get("$ci") or var("callid"), "direction": var("direction"),
+        bounced = bool(var("bounced"))
+        row = {"callid": var("callid"), "direction": var("direction"),
                "brandId": _int(var("brand")), "companyId": _int(var("company")), "carrierId": _int(var("carrier")),
                "carrierServerId": _int(var("cs")), "ddiProviderId": _int(var("provider")), "ddiId": _int(var("ddi")),
                "endpointType": var("ep_type") or None, "endpointId": _int(var("ep_id")),
                "endpointName": var("ep_name") or None, "caller": var("caller"), "callee": var("callee"),
                "startTime": start, "answerTime": answer, "endTime": now,
                "duration": round((now - answer).total_seconds(), 3) if answer else 0.0,
-               "disconnectCode": code, "disconnectReason": "failed" if failed else "ended"}
+               "disconnectCode": code, "disconnectReason": "failed" if failed else "ended",
+               "routingTagId": _int(var("tag")), "bounced": bounced}
+        rows = [row]
+        if bounced:
+            # an outbound call to an own DDI: the calling client's outbound record (billed, cost 0,
+            # no carrier) and the DDI's client's inbound record (listed, never priced)
+            rows = [{**row, "direction": "outbound", "brandId": _int(var("obrand")),
+                     "companyId": _int(var("ocompany")), "callee": var("ocallee") or row["callee"],
+                     "ddiId": _int(var("oddi")), "routingTagId": _int(var("otag"))},
+                    {**row, "endpointType": None, "endpointId": None, "endpointName": None}]
+        from polyvox.db.cdr import present_columns
+
         with self.repo.engine.begin() as conn:
-            conn.execute(self._cdr_table.insert().values(**row))
+            names = {c.name for c in present_columns(conn)}  # routingTagId / bounced: migration 0002
+            for r in rows:
+                conn.execute(self._cdr_table.insert().values(**{k: v for k, v in r.items() if k in names}))
 
     # ------------------------------------------------------------------ dialogs
     def within_dialog(self, method: str) -> None:
@@ -443,9 +656,9 @@ class ProxyTrunks:
             if mrs:
                 KSR.pv.seti("$avp(mrs)", int(mrs))
             if method in ("BYE", "CANCEL"):
-                KSR.rtpengine.rtpengine_delete("")
+                self.rtp_delete()
             elif method in ("INVITE", "UPDATE", "ACK"):
-                KSR.rtpengine.rtpengine_manage(self.rtp_flags)
+                self.rtp_manage()
             if method in ("INVITE", "UPDATE"):
                 KSR.tm.t_on_reply("ksr_onreply_media")
             self.relay()
@@ -462,8 +675,31 @@ class ProxyTrunks:
             KSR.pv.seti("$avp(mrs)", int(media_relay_set_id))
             KSR.pv.sets("$dlg_var(mrs)", str(media_relay_set_id))
 
+    def rtp_manage(self) -> int:
+        return int(KSR.rtpengine.rtpengine_manage(f"{self.rtp_flags} call-id={rtp_call_id(KSR.pv.get('$ci') or '')}"))
+
+    def rtp_delete(self) -> None:
+        KSR.rtpengine.rtpengine_delete(f"call-id={rtp_call_id(KSR.pv.get('$ci') or '')}")
+
+    def media_release(self, call_id: str, mrs: str | None) -> None:
+        """Deletes the call's media session (proxy-trunks' own identity) on the relays of its set,
+        straight over the NG protocol: for calls ended by the dialog module (``dlg.end_dlg``,
+        dialog timeout), whose BYEs never pass through the request route. An already deleted
+        session (``Unknown call-id``) is fine."""
+        from polyvox.media.ng import NGClient
+
+        set_id = _int(mrs)
+        for sid, url, _weight, disabled in self.repo.rtpengine_nodes():
+            if disabled or (set_id is not None and sid != set_id):
+                continue
+            try:
+                with NGClient(url, timeout=0.5, retries=1) as ng:
+                    ng.delete(rtp_call_id(call_id))
+            except Exception as exc:
+                KSR.dbg(f"polyvox: media release of {call_id} on {url}: {exc}\n")
+
     def media_offer(self) -> bool:
-        if KSR.rtpengine.rtpengine_manage(self.rtp_flags) < 0 and KSR.textops.has_body_type("application/sdp") > 0:
+        if self.rtp_manage() < 0 and KSR.textops.has_body_type("application/sdp") > 0:
             KSR.err("polyvox: rtpengine offer failed\n")
             reply(503, "Service Unavailable: media relay unavailable")
             return False
@@ -474,7 +710,7 @@ class ProxyTrunks:
             KSR.textops.remove_hf_re("^X-Info-")
             status = int(KSR.pv.get("$rs"))
             if 100 < status < 300:
-                KSR.rtpengine.rtpengine_manage(self.rtp_flags)
+                self.rtp_manage()
         except Exception:
             KSR.err("polyvox: reply route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
         return 1
@@ -503,6 +739,18 @@ class ProxyTrunks:
         except Exception:
             KSR.err("polyvox: config sync error: " + traceback.format_exc().replace("\n", " | ") + "\n")
         return 1
+
+
+RTP_CALL_ID_SUFFIX = "-pvtrunks"
+
+
+def rtp_call_id(call_id: str) -> str:
+    """proxy-trunks' own identity at the media relay. proxy-users engages the same rtpengine with
+    the same Call-ID and From tag on retail calls (proxy-users -> proxy-trunks -> carrier and
+    back): without a distinct Call-ID rtpengine would take proxy-trunks' offer for a re-offer of
+    proxy-users' session (one session, peers pointing at rtpengine's own ports, no media).
+    Every offer/answer/delete of proxy-trunks uses ``call-id=<Call-ID>-pvtrunks``."""
+    return f"{call_id}{RTP_CALL_ID_SUFFIX}"
 
 
 def hdr(name: str) -> str:

@@ -8,13 +8,17 @@ returned is immutable and built for the pure domain engines (:mod:`polyvox.domai
 
 from __future__ import annotations
 
+import time as _clock
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, tzinfo
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from polyvox.domain import routing
+from polyvox.domain import rating, routing
+from polyvox.domain.billing import BillingAccount, BillingMethod
 from polyvox.domain.callflow.ddi_provider import DdiProviderCandidate, InboundDdi
 from polyvox.domain.numbering import RuleSet, TransformationRule
 from polyvox.sip.repository import Repository
@@ -57,6 +61,7 @@ class DdiProvider:
     name: str
     rule_set_id: int | None
     media_relay_set_id: int | None
+    routing_tag_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class Ddi:
     ddi_provider_id: int | None
     type: str  # inout | out
     retail_account_id: int | None
+    routing_tag_id: int | None = None
+    use_provider_routing_tag: bool = False
 
     @property
     def inbound(self) -> bool:
@@ -80,6 +87,19 @@ class Limits:
     company_max_calls: int
 
 
+@dataclass(frozen=True)
+class Rater:
+    """What rates calls of a client (price) or a carrier (cost): its rating profiles as a
+    domain :class:`~polyvox.domain.rating.RatingAccount` and the zone rating-plan timings are
+    evaluated in (client's timezone, else its brand's; carriers: the brand's)."""
+
+    account: rating.RatingAccount
+    tz: tzinfo
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 def _transport(value: Any) -> str:
     """IvozProvider stores 1 = udp, 2 = tcp, 3 = tls (names accepted too)."""
     return {"1": "udp", "2": "tcp", "3": "tls"}.get(str(value), str(value or "udp").lower())
@@ -89,6 +109,17 @@ def _e(name: str) -> Any:
     from polyvox.db.model import ENTITY
 
     return ENTITY[name].table
+
+
+def _aware(value: Any) -> datetime:
+    at = value or datetime(1970, 1, 1, tzinfo=UTC)
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _money(value: Any) -> Decimal:
+    return rating.round_money(Decimal(str(value if value is not None else 0)))
 
 
 class TrunksRepository(Repository):
@@ -183,7 +214,8 @@ class TrunksRepository(Repository):
     def ddi_providers(self) -> tuple[dict[int, DdiProvider], tuple[DdiProviderCandidate, ...]]:
         def load() -> tuple[dict[int, DdiProvider], tuple[DdiProviderCandidate, ...]]:
             t, a = _e("DdiProvider"), _e("DdiProviderAddress")
-            provs = {r.id: DdiProvider(r.id, r.brandId, r.name or "", r.transformationRuleSetId, r.mediaRelaySetId)
+            provs = {r.id: DdiProvider(r.id, r.brandId, r.name or "", r.transformationRuleSetId, r.mediaRelaySetId,
+                                       r.routingTagId)
                      for r in self._execute(select(t).order_by(t.c.id)).all()}
             addrs: dict[int, set[str]] = {}
             for r in self._execute(select(a.c.ddiProviderId, a.c.ip)).all():
@@ -202,7 +234,7 @@ class TrunksRepository(Repository):
         def load() -> tuple[Ddi, ...]:
             t = _e("Ddi")
             return tuple(Ddi(r.id, r.ddie164 or "", r.brandId, r.companyId, r.ddiProviderId, r.type or "inout",
-                             r.retailAccountId)
+                             r.retailAccountId, r.routingTagId, bool(r.useDdiProviderRoutingTag))
                          for r in self._execute(select(t).order_by(t.c.id)).all() if r.ddie164)
 
         return self._cached(("ddis",), load)  # type: ignore[no-any-return]
@@ -217,6 +249,14 @@ class TrunksRepository(Repository):
     def ddi_by_number(self, brand_id: int, e164: str) -> Ddi | None:
         return next((d for d in self.ddis() if d.brand_id == brand_id and d.e164 == e164), None)
 
+    def ddi_routing_tag(self, ddi: Ddi) -> int | None:
+        """Routing tag of calls presenting this DDI (spec 9.3.4): its DDI provider's when
+        ``useDdiProviderRoutingTag``, else its own (IvozProvider's ``CLID_ROUTING_TAG``)."""
+        if ddi.use_provider_routing_tag:
+            provider = self.ddi_providers()[0].get(ddi.ddi_provider_id) if ddi.ddi_provider_id else None
+            return provider.routing_tag_id if provider is not None else None
+        return ddi.routing_tag_id
+
     def retail_account(self, account_id: int) -> tuple[str, str] | None:
         """(name, SIP domain) of a retail account."""
         def load() -> tuple[str, str] | None:
@@ -226,6 +266,20 @@ class TrunksRepository(Repository):
             return (r.name, r.domain or "") if r else None
 
         return self._cached(("retail", account_id), load)  # type: ignore[no-any-return]
+
+    # ----- carrier server health (written by the trunks agent, docs/sip-agent.md)
+    def inactive_carrier_servers(self, now: float | None = None) -> set[int]:
+        """Servers whose last OPTIONS ping failed. Not tied to ``config_version`` (the agent
+        changes it without a configuration change): re-read at most every 2 seconds."""
+        t = _clock.monotonic() if now is None else now
+        cached = getattr(self, "_inactive", None)
+        if cached is not None and t - cached[0] < 2.0:
+            return cached[1]  # type: ignore[no-any-return]
+        from polyvox.sip.agent.tables import inactive_carrier_servers
+
+        value = inactive_carrier_servers(self.conn)
+        self._inactive = (t, value)
+        return value
 
     # ----- limits and rating
     def limits(self, brand_id: int, company_id: int) -> Limits:
@@ -237,41 +291,156 @@ class TrunksRepository(Repository):
 
         return self._cached(("limits", brand_id, company_id), load)  # type: ignore[no-any-return]
 
-    def rating_prefixes(self, company_id: int) -> tuple[tuple[datetime, int | None, frozenset[str]], ...]:
-        """(activation time, routing tag id, destination prefixes it prices) per rating profile."""
-        def load() -> tuple[tuple[datetime, int | None, frozenset[str]], ...]:
-            rp, pl = _e("RatingProfile"), _e("RatingPlan")
-            dr, de = _e("DestinationRate"), _e("Destination")
-            out = []
-            for r in self._execute(select(rp).where(rp.c.companyId == company_id)).all():
-                if r.ratingPlanGroupId is None:
-                    continue
-                q = (select(de.c.prefix).select_from(pl.join(dr, dr.c.destinationRateGroupId == pl.c.destinationRateGroupId)
-                                                     .join(de, de.c.id == dr.c.destinationId))
-                     .where(pl.c.ratingPlanGroupId == r.ratingPlanGroupId))
-                prefixes = frozenset(x.prefix for x in self._execute(q).all() if x.prefix)
-                at = r.activationTime or datetime(1970, 1, 1, tzinfo=UTC)
-                if isinstance(at, str):
-                    at = datetime.fromisoformat(at)
-                if at.tzinfo is None:
-                    at = at.replace(tzinfo=UTC)
-                out.append((at, r.routingTagId, prefixes))
-            return tuple(out)
+    # ----- rating (spec 7.5, 9.3.1 LCR, 9.4)
+    def _zone(self, timezone_id: int | None) -> tzinfo:
+        if timezone_id is None:
+            return UTC
+        name = self._execute(select(_e("Timezone").c.tz).where(_e("Timezone").c.id == timezone_id)).scalar()
+        try:
+            return ZoneInfo(name) if name else UTC
+        except (ZoneInfoNotFoundError, ValueError):
+            return UTC
 
-        return self._cached(("rating", company_id), load)  # type: ignore[no-any-return]
+    def _currency(self, currency_id: int | None, brand_id: int | None) -> str:
+        if currency_id is None and brand_id is not None:
+            currency_id = self._execute(select(_e("Brand").c.currencyId).where(_e("Brand").c.id == brand_id)).scalar()
+        if currency_id is None:
+            return ""
+        return str(self._execute(select(_e("Currency").c.iden).where(_e("Currency").c.id == currency_id)).scalar()
+                   or "")
+
+    def _destination_rates(self, drg_id: int, brand_id: int | None) -> rating.DestinationRateGroup | None:
+        def load() -> rating.DestinationRateGroup | None:
+            g_t, dr, de = _e("DestinationRateGroup"), _e("DestinationRate"), _e("Destination")
+            g = self._execute(select(g_t).where(g_t.c.id == drg_id)).first()
+            if g is None:
+                return None
+            rows = self._execute(select(dr, de.c.prefix, de.c.nameEn).join(de, de.c.id == dr.c.destinationId)
+                                 .where(dr.c.destinationRateGroupId == drg_id).order_by(dr.c.id)).all()
+            rates = []
+            for r in rows:
+                try:
+                    rates.append(rating.Rate.from_ivoz(
+                        prefix=r.prefix, destination=r.nameEn or r.prefix, rate=_money(r.cost),
+                        connect_fee=_money(r.connectFee), rate_increment=str(r.rateIncrement or "1s"),
+                        group_interval_start=str(r.groupIntervalStart or "0s")))
+                except ValueError:
+                    continue  # a malformed rate prices nothing (the API refuses them anyway)
+            return rating.DestinationRateGroup(name=g.nameEn or f"#{g.id}",
+                                               currency=self._currency(g.currencyId, brand_id), rates=tuple(rates),
+                                               deductible_connection_fee=bool(g.deductibleConnectionFee))
+
+        return self._cached(("drg", drg_id), load)  # type: ignore[no-any-return]
+
+    def _plan_group(self, group_id: int) -> rating.RatingPlanGroup | None:
+        def load() -> rating.RatingPlanGroup | None:
+            g_t, rp = _e("RatingPlanGroup"), _e("RatingPlan")
+            g = self._execute(select(g_t).where(g_t.c.id == group_id)).first()
+            if g is None:
+                return None
+            plans = []
+            for row in self._execute(select(rp).where(rp.c.ratingPlanGroupId == group_id).order_by(rp.c.id)).all():
+                drg = self._destination_rates(row.destinationRateGroupId, g.brandId)
+                if drg is None:
+                    continue
+                m = row._mapping
+                if (m["timingType"] or "always") == "custom":
+                    days = [i for i, d in enumerate(WEEKDAYS) if m[d] is None or bool(m[d])]
+                    t_in = m["timeIn"] or time(0)
+                    if isinstance(t_in, str):
+                        t_in = time.fromisoformat(t_in)
+                    timing = rating.Timing.custom(days, t_in)
+                else:
+                    timing = rating.Timing()
+                weight = Decimal(str(m["weight"])) if m["weight"] is not None else Decimal("10")
+                plans.append(rating.RatingPlan(drg, weight=weight, timing=timing))
+            return rating.RatingPlanGroup(name=g.nameEn or f"#{g.id}", currency=self._currency(g.currencyId, g.brandId),
+                                          plans=tuple(plans))
+
+        return self._cached(("rpg", group_id), load)  # type: ignore[no-any-return]
+
+    def rater(self, kind: str, owner_id: int) -> Rater | None:
+        """The rating profiles of a client (``kind`` "company": prices) or of a carrier
+        ("carrier": costs). Routing tags are identified by their id (as text)."""
+        def load() -> Rater | None:
+            owner_t = _e("Company") if kind == "company" else _e("Carrier")
+            owner = self._execute(select(owner_t).where(owner_t.c.id == owner_id)).first()
+            if owner is None:
+                return None
+            prof = _e("RatingProfile")
+            col = prof.c.companyId if kind == "company" else prof.c.carrierId
+            profiles = []
+            for r in self._execute(select(prof).where(col == owner_id).order_by(prof.c.id)).all():
+                group = self._plan_group(r.ratingPlanGroupId) if r.ratingPlanGroupId is not None else None
+                if group is not None:
+                    profiles.append(rating.RatingProfile(_aware(r.activationTime), group,
+                                                         routing_tag=str(r.routingTagId) if r.routingTagId else None))
+            tz_id = getattr(owner, "defaultTimezoneId", None) if kind == "company" else None
+            if tz_id is None:
+                tz_id = self._execute(select(_e("Brand").c.defaultTimezoneId)
+                                      .where(_e("Brand").c.id == owner.brandId)).scalar()
+            account = rating.RatingAccount(name=owner.name or f"#{owner.id}",
+                                           currency=self._currency(owner.currencyId, owner.brandId),
+                                           profiles=tuple(profiles))
+            return Rater(account, self._zone(tz_id))
+
+        return self._cached(("rater", kind, owner_id), load)  # type: ignore[no-any-return]
+
+    def carrier_cost(self, carrier_id: int, callee: str, at: datetime,
+                     duration: int = routing.LCR_REFERENCE_DURATION_SECONDS) -> Decimal | None:
+        """Cost of a ``duration`` call (LCR: 5 minutes) from the carrier's rating profile active at
+        ``at``; None when the carrier cannot rate the destination (9.3.1: silently not used)."""
+        rater = self.rater("carrier", carrier_id)
+        if rater is None:
+            return None
+        rated = rating.simulate_call(rater.account, callee, at, duration, tz=rater.tz)
+        return None if isinstance(rated, rating.CannotRate) else rated.cost.total
 
     def can_rate(self, company_id: int, callee: str, routing_tag_id: int | None = None,
                  now: datetime | None = None) -> bool:
-        """7.5 "no rating plan, no call": the client's active rating profile (latest activation
-        not in the future; a tagged call prefers its tag's profile) prices the destination."""
-        now = now or datetime.now(UTC)
-        best_tag = best_plain = None
-        for at, tag, prefixes in self.rating_prefixes(company_id):
-            if at > now:
-                continue
-            if tag is None and (best_plain is None or at >= best_plain[0]):
-                best_plain = (at, prefixes)
-            elif tag is not None and tag == routing_tag_id and (best_tag is None or at >= best_tag[0]):
-                best_tag = (at, prefixes)
-        best = best_tag or best_plain
-        return best is not None and any(callee.startswith(p) for p in best[1])
+        """7.5 "no rating plan, no call": the client's rating profile active at ``now`` (a tagged
+        call prefers its tag's profile) has a rating plan whose timing applies at ``now`` and a
+        destination rate for the callee."""
+        rater = self.rater("company", company_id)
+        if rater is None:
+            return False
+        at = now or datetime.now(UTC)
+        tag = str(routing_tag_id) if routing_tag_id is not None else None
+        profile = rating.active_profile(rater.account.profiles, at, tag)
+        if profile is None:
+            return False
+        return not isinstance(rating.find_rate(profile.plan_group, callee, at, tz=rater.tz), rating.CannotRate)
+
+    def special_numbers(self, brand_id: int) -> frozenset[str]:
+        """E.164 numbers (country code + number) with *Disable CDR* (8.9.1), global and the brand's."""
+        def load() -> frozenset[str]:
+            sn, co = _e("SpecialNumber"), _e("Country")
+            rows = self._execute(select(sn.c.number, co.c.countryCode).select_from(
+                sn.outerjoin(co, co.c.id == sn.c.countryId))
+                .where(or_(sn.c.brandId.is_(None), sn.c.brandId == brand_id), sn.c.disableCDR == 1)).all()
+            out = set()
+            for r in rows:
+                number = (r.number or "").strip()
+                if not number:
+                    continue
+                out.add(number if number.startswith("+") else f"{r.countryCode or ''}{number}")
+            return frozenset(out)
+
+        return self._cached(("special", brand_id), load)  # type: ignore[no-any-return]
+
+    def billing_account(self, company_id: int) -> BillingAccount | None:
+        """The client's billing state, read now (balances and counters are not configuration:
+        never cached). ``maxDailyUsage`` 0 or empty = no limit."""
+        rater = self.rater("company", company_id)
+        c = _e("Company")
+        r = self._execute(select(c.c.billingMethod, c.c.balance, c.c.currentDayUsage, c.c.maxDailyUsage)
+                          .where(c.c.id == company_id)).first()
+        if r is None or rater is None:
+            return None
+        try:
+            method = BillingMethod((r.billingMethod or "postpaid").replace("-", "").lower())
+        except ValueError:
+            method = BillingMethod.POSTPAID
+        limit = _money(r.maxDailyUsage) if r.maxDailyUsage else None
+        return BillingAccount(rating=rater.account, billing_method=method, balance=_money(r.balance),
+                              current_day_usage=_money(r.currentDayUsage), max_daily_usage=limit)

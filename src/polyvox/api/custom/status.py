@@ -119,6 +119,7 @@ def register(api: LevelApi, add: Add) -> None:
         _status_routes(api, add, entity, path, extra, with_item=level == "client")
     if level == "brand":
         _summary(api, add)
+        _trunk_status_routes(api, add)
 
 
 def _status_routes(api: LevelApi, add: Add, entity: str, path: str, extra: tuple[str, ...], with_item: bool) -> None:
@@ -180,3 +181,75 @@ def _summary(api: LevelApi, add: Add) -> None:
           responses=ok("RegistrationSummary", {"type": "object", "properties": {
               "active": {"type": "integer"}, "total": {"type": "integer"}, "percent": {"type": "integer"}}},
               errors=()))
+
+
+# ----------------------------------------------------------------------------- trunks agent
+# ``/carrier_servers/{id}/status`` and ``/ddi_provider_registrations/{id}/status`` (brand level),
+# read from the tables the trunks agent writes (polyvox.sip.agent, docs/sip-agent.md).
+TRUNK_KINDS = {
+    "CarrierServer": ("carrier_servers", ("id", "ip", "hostname", "sipProxy", "authNeeded"),
+                      {"registered": {"type": "boolean"}}),
+    "DdiProviderRegistration": ("ddi_provider_registrations", ("id", "username", "domain"),
+                                {"registered": {"type": "boolean"}, "inProgress": {"type": "boolean"},
+                                 "expires": {"type": "integer"}}),
+}
+
+
+def carrier_server_status(conn: Connection, server_id: int) -> dict[str, Any]:
+    """``{"registered": bool}``: False only when the last OPTIONS ping got no valid reply (a server
+    not pinged yet counts as active, as proxy-trunks uses it)."""
+    from polyvox.sip.agent.tables import carrier_server_status as t
+
+    try:
+        active = conn.execute(select(t.c.active).where(t.c.carrierServerId == server_id)).scalar()
+    except Exception:  # table not created yet (the agent never ran)
+        return {"registered": True}
+    return {"registered": active is None or bool(active)}
+
+
+def ddi_registration_status(conn: Connection, reg_id: int) -> dict[str, Any]:
+    """``{"registered", "inProgress", "expires"}``; expires = seconds left of the granted binding."""
+    from polyvox.sip.agent.tables import ddi_provider_registration_status as t
+
+    try:
+        row = conn.execute(select(t).where(t.c.ddiProviderRegistrationId == reg_id)).first()
+    except Exception:  # table not created yet
+        row = None
+    if row is None:
+        return {"registered": False, "inProgress": False, "expires": 0}
+    left = 0
+    if row.expiresAt is not None:
+        left = max(0, int((row.expiresAt - _utcnow()).total_seconds()))
+    return {"registered": bool(row.registered) and left > 0, "inProgress": bool(row.inProgress), "expires": left}
+
+
+def _trunk_status_routes(api: LevelApi, add: Add) -> None:
+    for entity, (path, fields, status_props) in TRUNK_KINDS.items():
+        _trunk_status_route(api, add, entity, path, fields, status_props)
+
+
+def _trunk_status_route(api: LevelApi, add: Add, entity: str, path: str, fields: tuple[str, ...],
+                        status_props: dict[str, Any]) -> None:
+    res = resource(api, entity)
+    shown = tuple(f for f in fields if f == "id" or res.fdef(f) is not None)
+    out = view(res, shown)
+    reader = carrier_server_status if entity == "CarrierServer" else ddi_registration_status
+
+    def one(ident: str, request: Request) -> Response:
+        p = api.principal(request)
+
+        def do(c: Connection) -> dict[str, Any]:
+            check_privilege(c, p, res, "read")
+            row = api.engine.fetch(c, res, p, ident)
+            item = api.engine.row_to_dict(c, out, row, shown)
+            item["id"] = row.id
+            item["status"] = reader(c, int(row.id))
+            return item
+
+        return JSONResponse(api.run(do))
+
+    schema = {"type": "object", "properties": {
+        **{f: {"type": "integer" if f == "id" else "string"} for f in shown},
+        "status": {"type": "object", "properties": status_props}}}
+    route(api, add, "get", f"/{path}/{{ident}}/status", one, f"{entity} status",
+          responses=ok(f"{entity} resource", schema, errors=("404",)))

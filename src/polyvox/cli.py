@@ -132,8 +132,12 @@ def cmd_up(settings: config.Settings, args: argparse.Namespace) -> int:
         print(f"  {role.info}")
     for warning in sip_warnings:
         print(f"  warning: {warning}")
-    names = ", ".join(["api", *(r.name for r in sip_roles)])
-    print(f"  roles: {names} (proxy-trunks, application server and worker arrive with later releases)")
+    from polyvox import workers
+
+    sup.add("worker", workers.argv())
+    names = ", ".join(["api", *(r.name for r in sip_roles), "worker"])
+    print("  worker:          billing (call records -> external calls, balances, notifications), rate imports")
+    print(f"  roles: {names}")
     sys.stdout.flush()
     return sup.run()
 
@@ -183,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     api = sub.add_parser("api", help="run the API role only")
     api.add_argument("--host")
     api.add_argument("--port", type=int)
+    sub.add_parser("worker", help="run the worker role only (billing, balances, notifications, rate imports)")
     db = sub.add_parser("db", help="database")
     dbs = db.add_subparsers(dest="dbcmd", required=True)
     dbs.add_parser("upgrade", help="create or migrate the database to the latest schema")
@@ -210,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_db_upgrade(settings, args)
     if args.cmd in ("sip", "media"):
         return sip_cli.run(settings, args)
+    if args.cmd == "worker":
+        from polyvox import workers
+
+        return workers.main(settings)
+    if args.cmd == "appserver":
+        return sip_cli.run_appserver(settings, args)
     if args.cmd == "admin" and args.admcmd == "create":
         return cmd_admin_create(settings, args)
     if args.cmd == "admin" and args.admcmd == "password":

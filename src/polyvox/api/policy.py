@@ -178,7 +178,12 @@ GOD_ONLY = {
 BILLING_DETAIL_FIELDS = {
     ("BillableCall", "price"), ("BillableCall", "ratingPlanGroup"), ("BillableCall", "destination"),
     ("BillableCall", "priceDetails"), ("BillableCall", "invoice"),
+    ("BillableCall", "destinationName"), ("BillableCall", "ratingPlanName"),
 }
+# Entities whose platform-level collection holds only the rows without a brand (spec 8.3: the
+# anti-flood list; brute-force bans of a brand are the brand's, 9.8.6).
+PLATFORM_OWNER_NULL = {"BannedAddress"}
+
 BILLING_DETAIL_ENTITIES = {"Invoice", "RatingProfile", "RatingPlanGroup"}
 
 # Fields the contract marks required that a provider does not have at creation time

@@ -1,0 +1,27 @@
+"""The worker role (``polyvox worker``): call records -> billable calls, balances, daily usages,
+notifications (see ``docs/billing.md``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+
+def argv() -> list[str]:
+    """Command line of the worker role, for ``polyvox up``'s supervisor."""
+    return [sys.executable, "-m", "polyvox.workers"]
+
+
+def main(settings: Any) -> int:
+    """Run the worker role until SIGTERM/SIGINT (``settings``: :class:`polyvox.config.Settings`)."""
+    from polyvox.db.engine import make_engine
+    from polyvox.workers.runner import WorkerOptions, run_forever
+    from polyvox.workers.tables import create_tables
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    engine = make_engine(settings.database_url)
+    create_tables(engine)
+    interval = float(os.environ.get("POLYVOX_WORKER_INTERVAL", "1"))
+    return run_forever(engine, settings, WorkerOptions(interval=interval))

@@ -16,3 +16,7 @@ def register(api: LevelApi, add: Callable[[str, str, Any, str], None]) -> None:
     for module in (unassigned, balances, rating, provisioning, imports, portal, user_my):
         module.register(api, add)
     __import__("polyvox.api.custom.status", fromlist=["register"]).register(api, add)  # SIP registration status
+    __import__("polyvox.api.custom.rate_import", fromlist=["register"]).register(api, add)  # rate CSV import
+    __import__("polyvox.api.custom.billing", fromlist=["register"]).register(api, add)  # rerate, external rating
+    __import__("polyvox.api.custom.active_calls", fromlist=["register"]).register(api, add)  # proxy-trunks dialogs
+    __import__("polyvox.api.custom.banned", fromlist=["register"]).register(api, add)  # unblock brute-force bans

@@ -571,7 +571,7 @@ class ProxyUsers:
         """Fail-over: the application server did not answer at all -> the next one."""
         try:
             if KSR.tm.t_is_canceled() > 0:
-                KSR.rtpengine.rtpengine_manage("")
+                self.rtp_manage("")
                 return 1
             if KSR.tm.t_branch_timeout() > 0 and KSR.tm.t_branch_replied() < 0:
                 failed = KSR.pv.get("$avp(as_cur)") or ""
@@ -587,10 +587,10 @@ class ProxyUsers:
                     KSR.tm.t_on_reply("ksr_onreply_media")
                     if KSR.tm.t_relay() > 0:
                         return 1
-                KSR.rtpengine.rtpengine_manage("")
+                self.rtp_manage("")
                 KSR.tm.t_reply(503, "Service Unavailable: application servers unreachable")
                 return 1
-            KSR.rtpengine.rtpengine_manage("")
+            self.rtp_manage("")
         except Exception:
             KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
         return 1
@@ -698,6 +698,7 @@ class ProxyUsers:
             if not self.within_client_limits(company, inbound=True):
                 return
             self.manage_dialog()
+            self.rtp_identity_inbound()
             KSR.rr.record_route()
             self.media_set(company.media_relay_set_id)
         unconditional = pick_forward(forwards, "inconditional", ddi_id)
@@ -824,7 +825,7 @@ class ProxyUsers:
         """Unreachable retail call forward: no reply at all (timeout) or 408 from the account."""
         try:
             if KSR.tm.t_is_canceled() > 0:
-                KSR.rtpengine.rtpengine_manage("")
+                self.rtp_manage("")
                 return 1
             cfw_id = _int(KSR.pv.get("$avp(cfw_id)"))
             timeout = KSR.tm.t_branch_timeout() > 0 or _int(KSR.pv.get("$T_reply_code")) == 408
@@ -837,14 +838,14 @@ class ProxyUsers:
                     self.call_forward(cfw, ep, company, KSR.pv.get("$avp(cfw_ddi)") or "",
                                       KSR.pv.get("$avp(cfw_caller)") or "", "unavailable", in_failure=True)
                     return 1
-            KSR.rtpengine.rtpengine_manage("")
+            self.rtp_manage("")
         except Exception:
             KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
         return 1
 
     def ksr_failure_endpoint(self, msg: Any) -> int:
         try:
-            KSR.rtpengine.rtpengine_manage("")
+            self.rtp_manage("")
         except Exception:
             KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
         return 1
@@ -865,10 +866,13 @@ class ProxyUsers:
                 KSR.pv.sets("$avp(rtp_offer)", offer)
             if answer:
                 KSR.pv.sets("$avp(rtp_answer)", answer)
+            rtp_cid = KSR.pv.get("$dlg_var(rtp_cid)")
+            if rtp_cid:  # dialog received from proxy-trunks: its own rtpengine identity
+                KSR.pv.sets("$avp(rtp_cid)", str(rtp_cid))
             if method in ("BYE", "CANCEL"):
-                KSR.rtpengine.rtpengine_delete("")
+                self.rtp_delete()
             elif method in ("INVITE", "UPDATE", "ACK"):
-                KSR.rtpengine.rtpengine_manage(offer or self.rtp_flags)
+                self.rtp_manage(offer or self.rtp_flags)
             if method in ("INVITE", "UPDATE"):
                 KSR.tm.t_on_reply("ksr_onreply_media")
             self.relay()
@@ -926,11 +930,30 @@ class ProxyUsers:
         the 200 OK / ACK). No relay reachable: the call is refused rather than sent with the
         endpoint's own media address to the inside."""
         flags = KSR.pv.get("$avp(rtp_offer)") or self.rtp_flags
-        if KSR.rtpengine.rtpengine_manage(flags) < 0 and KSR.textops.has_body_type("application/sdp") > 0:
+        if self.rtp_manage(flags) < 0 and KSR.textops.has_body_type("application/sdp") > 0:
             KSR.err("polyvox: rtpengine offer failed\n")
             reply(503, "Service Unavailable: media relay unavailable")
             return False
         return True
+
+    def rtp_identity_inbound(self) -> None:
+        """Dialogs received from proxy-trunks get their own identity at rtpengine,
+        ``call-id=<Call-ID>-pvin`` (docs/sip.md §3.4): on a bounced retail call (retail account ->
+        proxy-users -> proxy-trunks -> proxy-users -> retail account) proxy-users sees the same
+        Call-ID and From tag on both of its legs, and rtpengine would take the second leg's offer
+        for a re-offer of the first one. Kept in the transaction (``$avp``: replies, failure
+        routes) and in the dialog (``$dlg_var``: in-dialog requests)."""
+        rtp_cid = rtp_inbound_call_id(KSR.pv.get("$ci") or "")
+        KSR.pv.sets("$avp(rtp_cid)", rtp_cid)
+        KSR.pv.sets("$dlg_var(rtp_cid)", rtp_cid)
+
+    def rtp_manage(self, flags: str) -> int:
+        """``rtpengine_manage`` with the dialog's rtpengine identity (plain Call-ID, or
+        ``<Call-ID>-pvin`` for dialogs received from proxy-trunks)."""
+        return int(KSR.rtpengine.rtpengine_manage(with_rtp_identity(flags, KSR.pv.get("$avp(rtp_cid)"))))
+
+    def rtp_delete(self) -> int:
+        return int(KSR.rtpengine.rtpengine_delete(with_rtp_identity("", KSR.pv.get("$avp(rtp_cid)"))))
 
     def media_set(self, media_relay_set_id: int | None) -> None:
         if media_relay_set_id is not None:
@@ -942,7 +965,7 @@ class ProxyUsers:
             status = int(KSR.pv.get("$rs"))
             KSR.textops.remove_hf_re("^X-Info-")
             if 100 < status < 300:
-                KSR.rtpengine.rtpengine_manage(KSR.pv.get("$avp(rtp_answer)") or self.rtp_flags)
+                self.rtp_manage(KSR.pv.get("$avp(rtp_answer)") or self.rtp_flags)
                 if KSR.isbflagset(FLB_NATB):
                     KSR.nathelper.set_contact_alias()
         except Exception:
@@ -1012,6 +1035,23 @@ class ProxyUsers:
         except Exception:
             KSR.err("polyvox: config sync error: " + traceback.format_exc().replace("\n", " | ") + "\n")
         return 1
+
+
+RTP_INBOUND_SUFFIX = "-pvin"
+
+
+def rtp_inbound_call_id(call_id: str) -> str:
+    """proxy-users' identity at rtpengine for dialogs received from proxy-trunks (docs/sip.md §3.4;
+    proxy-trunks uses ``<Call-ID>-pvtrunks``, §9.10)."""
+    return f"{call_id}{RTP_INBOUND_SUFFIX}"
+
+
+def with_rtp_identity(flags: str, rtp_cid: Any) -> str:
+    """rtpengine module flags plus ``call-id=<rtp_cid>`` when the dialog has its own identity
+    (Kamailio's rtpengine module then uses it instead of the message's Call-ID)."""
+    if not rtp_cid:
+        return flags
+    return f"{flags} call-id={rtp_cid}".strip()
 
 
 def _int(v: Any, default: int = 0) -> int:

@@ -151,6 +151,7 @@ UNIQUE: dict[str, list[Unique]] = {
     "User": [Unique(("email",), "e-mail already in use by another user (user e-mails are globally unique)")],
     "Administrator": [Unique(("username",), "username already in use")],
     "Brand": [Unique(("name",), "a brand with this name already exists")],
+    "ProxyTrunk": [Unique(("ip",), "this address is already a proxy trunks address")],
     "ResidentialDevice": [Unique(("name",), "name already in use within the brand", ("brand",))],
     "RetailAccount": [Unique(("name",), "name already in use within the brand", ("brand",))],
     "Terminal": [Unique(("name",), "name already in use within the domain", ("domain",))],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from typing import Any
 
@@ -245,6 +246,29 @@ def _proxy_trunk_in_use(conn: Connection, trunk: int, brand: int | None) -> None
 DELETE_GUARDS.setdefault("ProxyTrunksRelBrand", []).append(
     lambda conn, row: _proxy_trunk_in_use(conn, row.proxyTrunkId, row.brandId))
 DELETE_GUARDS.setdefault("ProxyTrunk", []).append(lambda conn, row: _proxy_trunk_in_use(conn, row.id, None))
+
+
+@validator("ProxyTrunk")
+def proxy_trunk_addresses(ctx: WriteContext) -> None:
+    """Spec 8.14.2: a proxy trunks entry is an IP address of the host (IPv4 or IPv6)."""
+    for name in ("ip", "advertisedIp"):
+        value = ctx.value(name)
+        if value in (None, "") and name == "advertisedIp":
+            continue
+        try:
+            ipaddress.ip_address(str(value))
+        except ValueError as e:
+            raise invalid(name, "This value is not a valid IP address.") from e
+
+
+def _main_proxy_trunk_guard(conn: Connection, row: Any) -> None:
+    """Spec 8.14.2: the main proxy trunks address (the first entry) cannot be removed."""
+    first = conn.execute(select(func.min(_t("ProxyTrunk").c.id))).scalar()
+    if row.id == first:
+        raise ApiError(400, "The main proxy trunks address cannot be deleted.", field="ip")
+
+
+DELETE_GUARDS["ProxyTrunk"].append(_main_proxy_trunk_guard)
 
 
 @validator("Brand")

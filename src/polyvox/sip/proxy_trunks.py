@@ -23,6 +23,9 @@ IvozProvider's KamTrunks). docs/sip.md §9 has the details.
   transformations -> DDI -> the client's application servers (vPBX, residential) or
   proxy-users (retail accounts), with ``X-Info-*`` context.
 - Call records: one row per dialog in ``kam_trunks_cdrs`` at dialog:end / dialog:failed.
+- Local sockets (spec 8.14.2, docs/sip.md §9.11): an INVITE to a carrier leaves from its carrier's
+  proxy trunks address (``$fs``); a DDI provider with one is expected on it (else 403); whatever
+  goes to the inside leaves from the main address.
 """
 
 from __future__ import annotations
@@ -77,6 +80,11 @@ class ProxyTrunks:
         up = settings.get("users_proxy") or ""
         self.users_proxy = dispatch.parse_host_port(up, 5060) if up else None
         self.rng = random.Random()
+        # local sockets (spec 8.14.2, docs/sip.md §9.11): the main address and the proxy_trunks
+        # addresses listened on (read when Kamailio was started)
+        self.host, self.port = str(settings.get("host") or "127.0.0.1"), int(settings.get("port") or 5060)
+        self.tcp = bool(settings.get("tcp", True))
+        self.trunk_addresses = frozenset(settings.get("trunk_addresses") or ())
         self._cdr_table: Any = None
         self.sync_version: int | None = None
         self.reload_pending = False
@@ -226,6 +234,8 @@ class ProxyTrunks:
                 KSR.pv.unset("$du")
             KSR.pv.sets("$avp(fuser)", server.from_user or caller)
             KSR.pv.sets("$avp(fdomain)", server.from_domain or server.host)
+            KSR.pv.sets("$avp(fs)", self.carrier_socket(carrier, server.transport))
+            self.force_socket()
             KSR.pv.sets("$avp(pai)", caller if server.send_pai else "")
             KSR.pv.sets("$avp(rpid)", caller if server.send_rpid else "")
             KSR.pv.seti("$avp(cs)", server.id)
@@ -286,6 +296,7 @@ class ProxyTrunks:
                     KSR.pv.sets("$avp(arealm)", m.group(1) if m else "")
                     if KSR.uac.uac_auth() > 0:
                         KSR.pv.sets("$avp(authed)", "1")
+                        self.force_socket()
                         KSR.tm.t_on_branch("ksr_branch_out")
                         KSR.tm.t_on_failure("ksr_failure_carrier")
                         KSR.tm.t_on_reply("ksr_onreply_media")
@@ -336,6 +347,16 @@ class ProxyTrunks:
     def inbound(self, si: str) -> None:
         providers, candidates = self.repo.ddi_providers()
         called = KSR.pv.get("$rU") or ""
+        # a DDI provider with a local socket is expected on that address only (IvozProvider's
+        # MATCH_DDI: DDIProviderAddresses.ip = $si AND ProxyTrunks.ip = $Ri); without one, anywhere
+        local = KSR.pv.get("$Ri") or ""
+        reached = tuple(c for c in candidates
+                        if providers[c.id].proxy_trunk_ip in (None, local) or si not in c.addresses)
+        if len(reached) != len(candidates) and not any(si in c.addresses for c in reached):
+            KSR.notice(f"polyvox: DDI provider call from {si} reached {local}, not its local socket\n")
+            reply(403, "Forbidden: DDI provider not expected on this address")
+            return
+        candidates = reached
 
         def transform(pid: int, number: str) -> str:
             return self.repo.rule_set(providers[pid].rule_set_id).apply("calleein", number)
@@ -411,6 +432,8 @@ class ProxyTrunks:
         KSR.pv.sets("$du", dst)
         KSR.pv.sets("$avp(as_next)", ",".join(rest))
         KSR.pv.sets("$avp(fuser)", caller)
+        KSR.pv.sets("$avp(fs)", self.main_socket())
+        self.force_socket()
         KSR.tm.t_set_fr(self.fr_inv_timer, self.as_timeout_ms)
         KSR.tm.t_on_branch("ksr_branch_out")
         KSR.tm.t_on_failure("ksr_failure_as")
@@ -434,6 +457,7 @@ class ProxyTrunks:
                     KSR.pv.sets("$du", "sip:" + rest[0])
                     KSR.pv.sets("$avp(as_cur)", rest[0])
                     KSR.pv.sets("$avp(as_next)", ",".join(rest[1:]))
+                    self.force_socket()
                     KSR.tm.t_on_branch("ksr_branch_out")
                     KSR.tm.t_on_failure("ksr_failure_as")
                     KSR.tm.t_on_reply("ksr_onreply_media")
@@ -445,6 +469,38 @@ class ProxyTrunks:
         except Exception:
             KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
         return 1
+
+    # ------------------------------------------------------------------ local sockets (spec 8.14.2)
+    def main_socket(self) -> str:
+        """The main address: internal signalling (application servers, proxy-users) and carriers
+        without a local socket. "" when listening on a wildcard (Kamailio chooses)."""
+        if self.host in ("0.0.0.0", "::", "[::]", "*"):
+            return ""
+        return f"udp:{_hostport(self.host, self.port)}"
+
+    def carrier_socket(self, carrier: Any, transport: str) -> str:
+        """``proto:ip:port`` the INVITE to a carrier server leaves from: its carrier's proxy trunks
+        address ("Local socket") when proxy-trunks listens on it, else the main address (an address
+        added after the start needs a restart: logged)."""
+        proto = "tcp" if transport == "tcp" and self.tcp else "udp"
+        ip = carrier.proxy_trunk_ip if carrier is not None else None
+        if ip and ip != self.host:
+            if ip in self.trunk_addresses:
+                return f"{proto}:{_hostport(ip, self.port)}"
+            KSR.warn(f"polyvox: carrier {carrier.id}: local socket {ip} is not listened on (restart "
+                     "proxy-trunks after adding a proxy trunks address), using the main address\n")
+        main = self.main_socket()
+        return f"{proto}:{main.partition(':')[2]}" if main else ""
+
+    @staticmethod
+    def force_socket() -> None:
+        """Applies ``$avp(fs)`` to the branch about to be relayed (``$fs``; unset = Kamailio's
+        choice). Without it a UDP request leaves from the address it was received on."""
+        fs = KSR.pv.get("$avp(fs)") or ""
+        if fs:
+            KSR.pv.sets("$fs", fs)
+        else:
+            KSR.pv.unset("$fs")
 
     # ------------------------------------------------------------------ limits (spec 12.5)
     def check_limits(self, company: Any, direction: Direction) -> bool:
@@ -751,6 +807,10 @@ def rtp_call_id(call_id: str) -> str:
     proxy-users' session (one session, peers pointing at rtpengine's own ports, no media).
     Every offer/answer/delete of proxy-trunks uses ``call-id=<Call-ID>-pvtrunks``."""
     return f"{call_id}{RTP_CALL_ID_SUFFIX}"
+
+
+def _hostport(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip and not ip.startswith("[") else f"{ip}:{port}"
 
 
 def hdr(name: str) -> str:

@@ -116,8 +116,11 @@ def kemi_settings(s: ProxySettings) -> dict[str, Any]:
     return d
 
 
-def render(s: ProxySettings, nodes: list[tuple[int, str, int, bool]] | None = None) -> Rendered:
-    """Writes the run directory. ``nodes`` (media relays) are read from the database if None."""
+def render(s: ProxySettings, nodes: list[tuple[int, str, int, bool]] | None = None,
+           trunk_rows: list[tuple[str, str]] | None = None) -> Rendered:
+    """Writes the run directory. ``nodes`` (media relays) are read from the database if None;
+    proxy-trunks also listens on the ``proxy_trunks`` addresses (``trunk_rows`` = ``(ip,
+    advertisedIp)``, read from the database now if None; :func:`trunk_listen`)."""
     from polyvox.sip import repository
 
     rundir = s.rundir
@@ -127,25 +130,38 @@ def render(s: ProxySettings, nodes: list[tuple[int, str, int, bool]] | None = No
     write_rtpengine_table(rundir / "db", nodes)
     default_set = min((n[0] for n in nodes), default=0)
 
-    module = s.name.replace("-", "_")
-    kemi = rundir / "kemi.py"
-    kemi.write_text(_fill(KEMI_BOOTSTRAP, {
-        "paths": json.dumps(python_paths()),
-        "module": f"polyvox.sip.{module}",
-        "settings": json.dumps(kemi_settings(s), indent=1),
-    }))
-
     adv = f" advertise {s.advertise}:{s.port}" if s.advertise else ""
     listen = [f"listen=udp:{s.host}:{s.port}{adv}"]
     if s.tcp:
         listen.append(f"listen=tcp:{s.host}:{s.port}{adv}")
+    extra: list[str] = []
+    aliases = [f'alias="{s.advertise}:{s.port}"'] if s.advertise else []
+    if s.name == "proxy-trunks":
+        extra_listen, extra = trunk_listen(s, trunk_rows)
+        listen += extra_listen
+        # advertised addresses of the rows are ours too (Route headers of in-dialog requests)
+        for line in extra_listen:
+            alias = f'alias="{line.partition(" advertise ")[2]}"'
+            if " advertise " in line and alias not in aliases:
+                aliases.append(alias)
+
+    module = s.name.replace("-", "_")
+    kemi = rundir / "kemi.py"
+    settings = kemi_settings(s)
+    if s.name == "proxy-trunks":
+        settings["trunk_addresses"] = extra  # the proxy_trunks addresses listened on (docs/sip.md §9.11)
+    kemi.write_text(_fill(KEMI_BOOTSTRAP, {
+        "paths": json.dumps(python_paths()),
+        "module": f"polyvox.sip.{module}",
+        "settings": json.dumps(settings, indent=1),
+    }))
     transports = _transports(s, rundir) if s.name == "proxy-users" else {"tls_core": "", "transport_modules": ""}
     listen += transports.pop("listen", "").splitlines()
     secret = s.auth_secret or _secret(rundir)
     cfg = rundir / "kamailio.cfg"
     cfg.write_text(_fill((TEMPLATES / f"{module}.cfg").read_text(), {
         "name": s.name, "debug": s.debug, "children": s.children, "tcp_children": s.tcp_children,
-        "listen": "\n".join(listen), "aliases": f'alias="{s.advertise}:{s.port}"' if s.advertise else "",
+        "listen": "\n".join(listen), "aliases": "\n".join(aliases),
         "disable_tcp": "no" if s.tcp else "yes", "module_path": module_path(), "rundir": rundir,
         "fr_timer": s.fr_timer, "fr_inv_timer": s.fr_inv_timer, "max_contacts": s.max_contacts,
         "min_expires": s.min_expires, "max_expires": s.max_expires, "default_expires": s.default_expires,
@@ -158,6 +174,66 @@ def render(s: ProxySettings, nodes: list[tuple[int, str, int, bool]] | None = No
     exe = kamailio_binary() or "kamailio"
     argv = [exe, "-f", str(cfg), "-DD", "-E", "-Y", str(rundir), "-m", str(s.shm_mb), "-M", str(s.pkg_mb)]
     return Rendered(rundir=rundir, cfg=cfg, kemi=kemi, argv=argv)
+
+
+def _hostport(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip and not ip.startswith("[") else f"{ip}:{port}"
+
+
+def can_bind(ip: str) -> bool:
+    """True when ``ip`` is an address of this host (a UDP socket can be bound to it)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.bind((ip.strip("[]"), 0))
+    except OSError:
+        return False
+    return True
+
+
+def trunk_listen(s: ProxySettings,
+                 rows: list[tuple[str, str]] | None = None) -> tuple[list[str], list[str]]:
+    """proxy-trunks' additional addresses (spec 8.14.2, docs/sip.md §9.11): one ``listen`` line per
+    ``proxy_trunks`` row whose ``ip`` is not the main address (same port, UDP and TCP like the main
+    one, ``advertise`` = its ``advertisedIp``). ``rows`` = ``(ip, advertisedIp)``, read from the
+    database when None. An address this host cannot bind is left out with a warning on stderr
+    (Kamailio would not start). Returns the listen lines and the addresses listened on."""
+    import sys
+
+    if rows is None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from polyvox.sip.trunks_repository import load_proxy_trunk_addresses
+
+        try:
+            rows = [(r.ip, r.advertised_ip) for r in load_proxy_trunk_addresses(s.database_url)]
+        except (SQLAlchemyError, OSError) as exc:
+            print(f"polyvox: warning: proxy trunks addresses not read ({type(exc).__name__}): main address only",
+                  file=sys.stderr)
+            rows = []
+    lines: list[str] = []
+    addresses: list[str] = []
+    if s.host in ("0.0.0.0", "::", "[::]", "*"):
+        if rows:
+            print(f"polyvox: warning: proxy-trunks listens on {s.host}: proxy_trunks addresses are not "
+                  "listened on separately (no local socket per carrier)", file=sys.stderr)
+        return lines, addresses
+    for ip, advertised in rows:
+        ip = ip.strip()
+        if not ip or ip == s.host or ip in addresses:
+            continue
+        if not can_bind(ip):
+            print(f"polyvox: warning: proxy trunks address {ip} is not an address of this host: not listened on",
+                  file=sys.stderr)
+            continue
+        adv = f" advertise {_hostport(advertised, s.port)}" if advertised else ""
+        lines.append(f"listen=udp:{_hostport(ip, s.port)}{adv}")
+        if s.tcp:
+            lines.append(f"listen=tcp:{_hostport(ip, s.port)}{adv}")
+        addresses.append(ip)
+    return lines, addresses
 
 
 def _transports(s: ProxySettings, rundir: Path) -> dict[str, str]:

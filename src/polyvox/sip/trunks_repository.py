@@ -31,6 +31,7 @@ class Carrier:
     name: str
     rule_set_id: int | None
     media_relay_set_id: int | None
+    proxy_trunk_ip: str | None = None  # "Local socket" (spec 8.14.2): signalling leaves from it
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class DdiProvider:
     rule_set_id: int | None
     media_relay_set_id: int | None
     routing_tag_id: int | None = None
+    proxy_trunk_ip: str | None = None  # "Local socket": calls are expected on this address
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,13 @@ class TrunksRepository(Repository):
     # ----- carriers
     def carrier(self, carrier_id: int) -> Carrier | None:
         def load() -> Carrier | None:
-            t = _e("Carrier")
-            r = self._execute(select(t).where(t.c.id == carrier_id)).first()
+            t, pt = _e("Carrier"), _e("ProxyTrunk")
+            r = self._execute(select(t, pt.c.ip.label("trunkIp")).select_from(
+                t.outerjoin(pt, pt.c.id == t.c.proxyTrunkId)).where(t.c.id == carrier_id)).first()
             if r is None:
                 return None
-            return Carrier(r.id, r.brandId, r.name or "", r.transformationRuleSetId, r.mediaRelaySetId)
+            return Carrier(r.id, r.brandId, r.name or "", r.transformationRuleSetId, r.mediaRelaySetId,
+                           (r.trunkIp or "").strip() or None)
 
         return self._cached(("carrier", carrier_id), load)  # type: ignore[no-any-return]
 
@@ -213,10 +217,11 @@ class TrunksRepository(Repository):
     # ----- DDI providers and DDIs
     def ddi_providers(self) -> tuple[dict[int, DdiProvider], tuple[DdiProviderCandidate, ...]]:
         def load() -> tuple[dict[int, DdiProvider], tuple[DdiProviderCandidate, ...]]:
-            t, a = _e("DdiProvider"), _e("DdiProviderAddress")
+            t, a, pt = _e("DdiProvider"), _e("DdiProviderAddress"), _e("ProxyTrunk")
             provs = {r.id: DdiProvider(r.id, r.brandId, r.name or "", r.transformationRuleSetId, r.mediaRelaySetId,
-                                       r.routingTagId)
-                     for r in self._execute(select(t).order_by(t.c.id)).all()}
+                                       r.routingTagId, (r.trunkIp or "").strip() or None)
+                     for r in self._execute(select(t, pt.c.ip.label("trunkIp")).select_from(
+                         t.outerjoin(pt, pt.c.id == t.c.proxyTrunkId)).order_by(t.c.id)).all()}
             addrs: dict[int, set[str]] = {}
             for r in self._execute(select(a.c.ddiProviderId, a.c.ip)).all():
                 if r.ip:
@@ -444,3 +449,36 @@ class TrunksRepository(Repository):
         limit = _money(r.maxDailyUsage) if r.maxDailyUsage else None
         return BillingAccount(rating=rater.account, billing_method=method, balance=_money(r.balance),
                               current_day_usage=_money(r.currentDayUsage), max_daily_usage=limit)
+
+
+@dataclass(frozen=True)
+class ProxyTrunkAddress:
+    """A ``proxy_trunks`` row (spec 8.14.2): an address proxy-trunks listens on."""
+
+    id: int
+    name: str
+    ip: str
+    advertised_ip: str
+
+
+def load_proxy_trunk_addresses(url: str) -> list[ProxyTrunkAddress]:
+    """The ``proxy_trunks`` rows with an address, by id (read once, when proxy-trunks is rendered:
+    Kamailio cannot open listening sockets at run time). A missing SQLite file is an error (not
+    created)."""
+    from pathlib import Path
+
+    from sqlalchemy import make_url
+
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" \
+            and not Path(u.database).exists():
+        raise FileNotFoundError(f"no database file {u.database}")
+    repo = Repository(url)
+    try:
+        t = _e("ProxyTrunk")
+        rows = repo._execute(select(t).order_by(t.c.id)).all()
+        return [ProxyTrunkAddress(r.id, r.name or "", (r.ip or "").strip(), (r.advertisedIp or "").strip())
+                for r in rows if (r.ip or "").strip()]
+    finally:
+        repo.close()
+        repo.engine.dispose()

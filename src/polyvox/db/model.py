@@ -288,6 +288,7 @@ config_version = Table(
 # State written by the other roles, on the same metadata so that migrations carry it: the
 # proxies' registrations and call records, the trunks agent's carrier-server and
 # DDI-provider-registration status, the worker's billing bookkeeping and rate imports.
+import polyvox.appserver.active  # noqa: E402
 import polyvox.sip.agent.tables  # noqa: E402
 import polyvox.workers.rate_import  # noqa: E402
 import polyvox.workers.tables  # noqa: E402, F401

@@ -216,6 +216,9 @@ def _call(target: str, dialog: dict[str, Any]) -> dict[str, Any] | None:
         "answerTime": answer,
         "maxDuration": _int(v.get("maxdur")),
         "routingTagId": _int(v.get("tag")),
+        "endpointType": v.get("ep_type") or None,
+        "endpointId": _int(v.get("ep_id")),
+        "endpointName": v.get("ep_name") or None,
         "disableCdr": bool(v.get("nocdr")),
         "ref": f"{target}|{dialog.get('h_entry')}|{dialog.get('h_id')}",
     }

@@ -1,12 +1,26 @@
-"""Active external calls (IvozProvider ``/my/active_calls`` and ``/my/active_calls/realtime_filter``
-at platform, brand and client levels; spec 8.12, 9.6.1).
+"""Active calls (IvozProvider ``/my/active_calls`` and ``/my/active_calls/realtime_filter`` at
+platform, brand and client levels; spec 8.12, 9.6.1, 10.1.14).
 
-Read live from proxy-trunks' dialogs through :mod:`polyvox.sip.control` (no database table).
+Two live sources, merged (docs/appserver.md, "Active calls"):
+
+* the application servers' entries (table ``appserver_active_calls``, :mod:`polyvox.appserver.active`):
+  every vPBX / residential call, internal or external, one entry per entity involved (user,
+  friend, residential device), with its owner and party;
+* proxy-trunks' dialogs (:mod:`polyvox.sip.control`): every external call, one item per dialog.
+  A dialog whose Call-ID is one of the proxy-trunks legs of an application server call that has
+  entries visible here is dropped: that call is already counted, once per entity involved. The
+  others (retail and wholesale calls, which never reach an application server, and external
+  calls of a vPBX that involve no entity, e.g. a DDI forwarded to an external number) stay,
+  one item each; their owner is the dialog's endpoint (retail account) or the wholesale client.
+
 Scoping: a client sees its own calls, a brand its clients' calls (``company`` narrows), the
 platform every call (``brand`` narrows). Calls to special numbers with *Disable CDR* are never
 listed (8.9.1). The contract's answer is the counters ``{inbound, outbound, total}``;
-``_details=1`` (Polyvox extension) adds ``calls``: one item per call (direction, state
-trying|early|confirmed, caller, callee, carrier / DDI provider, start and answer times).
+``_details=1`` (Polyvox extension) adds ``calls``: one item per entry (source appserver|trunks,
+direction, state trying|early|confirmed, owner type/id/name, party, start and answer times;
+proxy-trunks items also caller, callee, carrier / DDI provider). When proxy-trunks cannot be asked
+the answer is 503 (not the application servers' entries alone: external retail/wholesale calls
+would silently be missing from the counters).
 """
 
 from __future__ import annotations
@@ -15,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from polyvox.api.auth import Principal
 from polyvox.api.custom.common import Add, ok, query_int, route
@@ -36,6 +52,70 @@ def _calls() -> list[dict[str, Any]]:
         return control.active_calls()
     except control.RpcError as e:
         raise ApiError(503, f"Active calls are not available: {e}") from e
+
+
+def _as_entries(db: Engine, brand: int | None, company: int | None) -> list[dict[str, Any]]:
+    """The application servers' entries in scope (none while the table does not exist yet)."""
+    from polyvox.appserver.active import appserver_active_calls as t
+
+    sel = select(t).order_by(t.c.startTime, t.c.id)
+    if brand is not None:
+        sel = sel.where(t.c.brandId == brand)
+    if company is not None:
+        sel = sel.where(t.c.companyId == company)
+    try:
+        with db.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(sel)]
+    except SQLAlchemyError:
+        return []  # database not migrated yet: no application server entries
+    out = []
+    for r in rows:
+        out.append({"source": "appserver", "callId": r["callId"], "direction": r["direction"], "state": r["state"],
+                    "brandId": r["brandId"], "companyId": r["companyId"], "ownerType": r["ownerType"],
+                    "ownerId": r["ownerId"], "ownerName": r["ownerName"], "ownerNumber": r["ownerNumber"],
+                    "party": r["party"], "startTime": _iso(r["startTime"]), "answerTime": _iso(r["answerTime"]),
+                    "trunkCallIds": (r["trunkCallIds"] or "").split()})
+    return out
+
+
+def _iso(v: Any) -> str | None:
+    if v is None:
+        return None
+    if getattr(v, "tzinfo", 1) is None:  # SQLite gives naive datetimes back: they are UTC
+        from datetime import UTC
+
+        v = v.replace(tzinfo=UTC)
+    return str(v.isoformat())
+
+
+def _company_info(db: Engine, ids: set[int]) -> dict[int, tuple[str, str]]:
+    from polyvox.db.model import ENTITY
+
+    if not ids:
+        return {}
+    c = ENTITY["Company"].table
+    with db.connect() as conn:
+        return {int(r.id): (str(r.type or ""), str(r.name or ""))
+                for r in conn.execute(select(c.c.id, c.c.type, c.c.name).where(c.c.id.in_(ids)))}
+
+
+def merged(db: Engine, trunk_calls: list[dict[str, Any]], brand: int | None,
+           company: int | None) -> list[dict[str, Any]]:
+    """Application server entries + the proxy-trunks dialogs they do not already count."""
+    entries = _as_entries(db, brand, company)
+    covered = {cid for e in entries for cid in e.pop("trunkCallIds")}
+    rest = [c for c in _visible(trunk_calls, brand, company) if c["callId"] not in covered]
+    companies = _company_info(db, {int(c["companyId"]) for c in rest if c.get("companyId") is not None})
+    for c in rest:
+        ctype, cname = companies.get(c.get("companyId") or 0, ("", ""))
+        owner = (c.get("endpointType"), c.get("endpointId"), c.get("endpointName"))
+        if owner[0] is None and ctype == "wholesale":
+            owner = ("wholesale", c.get("companyId"), cname)
+        elif owner[0] is None and ctype == "retail":
+            owner = ("retail", None, None)
+        c.update({"source": "trunks", "ownerType": owner[0], "ownerId": owner[1], "ownerName": owner[2],
+                  "party": c.get("callee") if c["direction"] == "outbound" else c.get("caller")})
+    return sorted([*entries, *rest], key=lambda c: str(c.get("startTime") or ""))
 
 
 def _scope(api: LevelApi, p: Principal, request: Request) -> tuple[int | None, int | None]:
@@ -61,7 +141,7 @@ def register(api: LevelApi, add: Add) -> None:
         brand, company = _scope(api, p, request)
         if api.level != "platform" and brand is None:
             raise ApiError(403, "Access denied.")
-        calls = _visible(_calls(), brand, company)
+        calls = merged(api.db, _calls(), brand, company)
         body: dict[str, Any] = {d: sum(1 for c in calls if c["direction"] == d) for d in DIRECTIONS}
         body["total"] = len(calls)
         if request.query_params.get("_details") in ("1", "true", "yes"):

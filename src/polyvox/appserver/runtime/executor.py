@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from polyvox.appserver import plan
+from polyvox.appserver import active, plan
 from polyvox.appserver.runtime.legs import (
     Acked,
     Answered,
@@ -114,7 +114,8 @@ def classify(codes: list[int]) -> tuple[plan.DialResult, int | None]:
 class Executor:
     def __init__(self, stack: SipStack, dialplan: plan.Dialplan, peers: Peers,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 presence: ActiveCalls | None = None, dialplan_timeout: float = 10.0) -> None:
+                 presence: ActiveCalls | None = None, dialplan_timeout: float = 10.0,
+                 active_calls: active.Publisher | None = None) -> None:
         self.stack = stack
         self.dialplan = dialplan
         self.peers = peers
@@ -130,6 +131,17 @@ class Executor:
         self._tasks: set[asyncio.Future[Any]] = set()
         # call registry writes (CallScript.ended) not done yet: close() waits for them
         self._records: set[Future[None]] = set()
+        # active calls (spec 10.1.14): snapshots of the calls, written by the publisher's DB thread
+        self.active_calls = active_calls
+
+    def publish(self, session: CallSession) -> None:
+        """The call's entries changed (new participant, ringing, answer, transfer, end)."""
+        if self.active_calls is None:
+            return
+        try:
+            self.active_calls.publish(session.snapshot())
+        except Exception:  # active calls must never break a call
+            log.exception("call %s: active calls snapshot failed", session.call.call_id)
 
     def ask(self, what: str, call_id: str, fn: Callable[[], T], then: Callable[[T], None],
             on_error: Callable[[], None]) -> None:
@@ -264,6 +276,7 @@ class DialRun:
         leg = ex.stack.call(ex.outgoing(self.session.call, t, self.sdp), self.event, label=t.label)
         self.legs[leg] = t
         self.session.tried.append(t)
+        self.session.joined(leg, active.TargetIdent(t, self.session.call.brand_id, self.session.call.company_id))
         ex.presence.add(t.user_id)
         if t.ring_timeout is not None and t.ring_timeout > 0:
             self.branch_timers[leg] = asyncio.get_running_loop().call_later(t.ring_timeout, self.branch_timeout,
@@ -276,6 +289,7 @@ class DialRun:
         t = self.legs.pop(leg, None)
         if t is not None:
             self.session.ex.presence.remove(t.user_id)
+            self.session.ex.publish(self.session)
 
     def cancel(self, reason: str | None = None) -> None:
         """Stop every leg still ringing (CANCEL, with ``reason`` as Reason header if given)."""
@@ -314,6 +328,9 @@ class DialRun:
                 leg.hangup()  # answered after it lost: hang it up
             return
         if isinstance(ev, Progress):
+            if leg not in self.session.ringing:
+                self.session.ringing.add(leg)
+                self.session.ex.publish(self.session)
             self.on_progress(ev)
         elif isinstance(ev, Answered):
             target = self.legs[leg]
@@ -381,11 +398,56 @@ class CallSession:
         self.final_code: int | None = None
         self.last_result: plan.DialResult | None = None
         self.handed_over = False  # the caller leg went to a blond transfer: that call is recorded there
+        # active calls: who each leg is, when it joined, when it was answered, which legs ring
+        self.key = ex.active_calls.session_key() if ex.active_calls is not None else call.call_id
+        self.who: dict[Leg, active.Ident] = {caller: active.CallerIdent(call)}
+        self.since: dict[Leg, datetime] = {caller: call.now}
+        self.up: dict[Leg, datetime] = {}
+        self.ringing: set[Leg] = set()
         caller.set_handler(self.event)
+
+    # ------------------------------------------------------------------ active calls
+    def joined(self, leg: Leg, who: active.Ident, since: datetime | None = None) -> None:
+        self.who[leg] = who
+        self.since[leg] = since or self.ex.clock()
+        self.ex.publish(self)
+
+    def snapshot(self) -> active.Snapshot:
+        """One entry per participant (external ones are dropped when written): the caller side
+        ``a`` and the bridged ``b``, every target still ringing (party: the side it rings for)."""
+        trunk = tuple(sorted({leg.call_id for leg, w in self.who.items() if active.is_trunk_leg(w)}))
+        if self.over:
+            return active.Snapshot(self.key, self.call.call_id, (), trunk)
+        entries: list[active.Entry] = []
+        a_who, b_who = self.who.get(self.a), self.who.get(self.b) if self.b is not None else None
+        if a_who is not None:
+            state = "confirmed" if self.b is not None else "early" if self.rung else "trying"
+            party: active.Ident | str = b_who if b_who is not None else self.call.dialled
+            entries.append(active.Entry(a_who, state, party, self.since.get(self.a, self.call.now),
+                                        self.up.get(self.a)))
+        if self.b is not None and b_who is not None:
+            entries.append(active.Entry(b_who, "confirmed", a_who if a_who is not None else self.call.caller,
+                                        self.since.get(self.b, self.call.now), self.up.get(self.b)))
+        runs: list[tuple[DialRun, Leg | None]] = []
+        if self.dial is not None:
+            runs.append((self.dial, self.a))
+        if self.xfer is not None and self.xfer.dial is not None:
+            runs.append((self.xfer.dial, self.xfer.y))
+        for run, side in runs:
+            side_who = self.who.get(side) if side is not None else None
+            for leg in run.legs:
+                w = self.who.get(leg)
+                if w is None:
+                    continue
+                entries.append(active.Entry(w, "early" if leg in self.ringing else "trying",
+                                            side_who if side_who is not None else self.call.caller,
+                                            self.since.get(leg, self.call.now)))
+        return active.Snapshot(self.key, self.call.call_id, tuple(entries), trunk)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         self.ex.presence.add(self.call.user_id)
+        self.ex.publish(self)
         dialplan, call, presence = self.ex.dialplan, self.call, self.ex.presence
 
         def open_script() -> tuple[plan.CallScript, plan.Action]:
@@ -415,6 +477,7 @@ class CallSession:
             self.rung = True
             self.a.progress(180, "Ringing")
         self.dial = DialRun(self, action, self.a.remote_sdp, self.relay_progress, self.answered, self.dial_failed)
+        self.ex.publish(self)
 
     def stop(self) -> None:
         if self.over:
@@ -456,6 +519,7 @@ class CallSession:
             self.ex.presence.remove(t.user_id)
         self.held.clear()
         self.ex.sessions.discard(self)
+        self.ex.publish(self)
         self.record()
 
     def disposition(self) -> plan.Disposition:
@@ -485,11 +549,14 @@ class CallSession:
         if self.b is not None:
             return
         if ev.sdp:
-            self.rung = True
             self.a.progress(ev.code, ev.reason, ev.sdp)
         elif not self.rung:
-            self.rung = True
             self.a.progress(180, "Ringing")
+        else:
+            return
+        if not self.rung:
+            self.rung = True
+            self.ex.publish(self)
 
     def answered(self, run: DialRun, leg: Leg, target: plan.Target) -> None:
         self.dial = None
@@ -504,10 +571,12 @@ class CallSession:
             return
         self.b, self.b_target = leg, target
         self.answered_at = self.ex.clock()
+        self.up[leg] = self.up[self.a] = self.answered_at
         self.held.append(target)
         leg.set_handler(self.event)
         self.a.answer(leg.remote_sdp)
         self.ex.answered += 1
+        self.ex.publish(self)
         script = self.script
         if script is not None:
             self.ex.tell("script.answered", self.call.call_id, lambda: script.answered(target))
@@ -626,7 +695,12 @@ class CallSession:
             self.b, self.b_target = c, c_target
         else:
             self.a = c
+        if c in s2.who:
+            self.who[c], self.since[c] = s2.who[c], s2.since.get(c, s2.call.now)
+        now = self.ex.clock()
+        self.up[c] = self.up[y] = now
         c.set_handler(self.event)
+        self.ex.publish(self)
         self.swallow.update((c, y))
         c.reinvite(y.remote_sdp)
         y.reinvite(c.remote_sdp)
@@ -675,6 +749,7 @@ class Transfer:
             self.failed(action.code, action.reason)
             return
         self.dial = DialRun(self.s, action, self.y.remote_sdp, lambda ev: None, self.answered, self.dial_failed)
+        self.s.ex.publish(self.s)
 
     def dial_failed(self, outcome: plan.DialOutcome) -> None:
         self.dial = None
@@ -710,7 +785,11 @@ class Transfer:
         else:
             s.a, s.b = self.y, leg
             s.b_target = target
+        if leg not in s.who:  # a blond transfer: the leg rang in another call
+            s.who[leg], s.since[leg] = active.TargetIdent(target, s.call.brand_id, s.call.company_id), s.ex.clock()
+        s.up[leg] = s.up[self.y] = s.ex.clock()
         leg.set_handler(s.event)
+        s.ex.publish(s)
         s.reinviting = self.y
         self.y.reinvite(leg.remote_sdp)
         script = self.script

@@ -63,14 +63,18 @@ def load_dialplan(spec: str, engine: Any) -> plan.Dialplan:
 
 
 async def serve(s: AppServerSettings, port: int, stop: asyncio.Event | None = None) -> None:
+    from polyvox.appserver.active import Publisher
     from polyvox.appserver.runtime.sippy_stack import SippyStack
     from polyvox.db.engine import make_engine
 
     engine = make_engine(s.database_url)
     dialplan = load_dialplan(s.dialplan, engine)
     stack = SippyStack(s.host, port, trusted={s.users, s.trunks}, loop=asyncio.get_running_loop())
+    # active calls (docs/appserver.md): this worker's rows, cleared at start (a crashed predecessor's)
+    publisher = Publisher(engine, f"{s.host}:{port}")
+    await asyncio.get_running_loop().run_in_executor(publisher.pool, publisher.start)
     ex = Executor(stack, dialplan, Peers(users=s.users, trunks=s.trunks, local=(s.host, port)),
-                  dialplan_timeout=s.dialplan_timeout)
+                  dialplan_timeout=s.dialplan_timeout, active_calls=publisher)
     stack.start(ex.on_incoming)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -87,6 +91,7 @@ async def serve(s: AppServerSettings, port: int, stop: asyncio.Event | None = No
     finally:
         stack.stop()
         ex.close()
+        publisher.close()
         engine.dispose()
 
 

@@ -383,3 +383,18 @@ def test_reference_to_another_tenants_row(mod_factory: Factory, mod_tokens: dict
     post_refused(mod_factory, level, resource, tok, mod_factory.body(level, resource, tok, **{field: foreign}), field)
     mine = mod_factory.create(level, resource, tok)
     put_refused(mod_factory, level, resource, tok, mine["id"], {field: foreign}, field)
+
+
+def test_brand_lists_only_its_proxy_trunks_and_new_brands_get_the_main_one(
+        mod_api: Api, mod_factory: Factory, mod_tokens: dict[str, str]) -> None:
+    """Spec 8.14.2: each brand has at least one proxy trunks address (a new brand gets the main
+    entry) and a brand operator sees the addresses assigned to it, not the others."""
+    god, tok = mod_tokens["platform"], mod_tokens["brand"]
+    main = min(r["id"] for r in mod_api.get("platform", "/proxy_trunks", god).json())
+    unassigned = mod_factory.create("platform", "ProxyTrunk")["id"]
+    listed = {r["id"] for r in mod_api.get("brand", "/proxy_trunks", tok).json()}
+    assert main in listed and unassigned not in listed
+    assert mod_api.get("brand", f"/proxy_trunks/{unassigned}", tok).status_code == 404
+    brand = mod_factory.create("platform", "Brand")["id"]
+    assert mod_api.get("platform", f"/brands/{brand}", god).json()["proxyTrunks"] == [main]
+    mod_api.delete("platform", f"/proxy_trunks/{unassigned}", god)

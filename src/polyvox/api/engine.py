@@ -165,6 +165,14 @@ def scope_clause(ent: EntityDef, p: Principal, write: bool = False) -> ColumnEle
             assert bf.column
             return ent.table.c[bf.column].is_(None)
         return None
+    if p.level == "brand" and name in policy.BRAND_VIA:
+        if write:
+            return false()
+        link_name, link_field = policy.BRAND_VIA[name]
+        link = ENTITY[link_name]
+        lf, bf = link.fields[link_field], link.fields["brand"]
+        assert lf.column and bf.column
+        return ent.table.c.id.in_(select(link.table.c[lf.column]).where(link.table.c[bf.column] == p.brand_id))
     if name in policy.GLOBAL:
         return None if not write else false()
     clause: ColumnElement[bool] | None = None

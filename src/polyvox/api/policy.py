@@ -192,6 +192,13 @@ BILLING_DETAIL_ENTITIES = {"Invoice", "RatingProfile", "RatingPlanGroup"}
 NOT_REQUIRED = {("User", "voicemail"), ("User", "contact")}
 
 # Brand rows a client administrator may read only when they are linked to the client:
+# Platform-wide entities a brand only sees through its assignments: entity -> (linking entity,
+# its field pointing at the row); the link has a brand field. Spec 8.14.2: a brand lists the
+# proxy trunks addresses the platform assigned to it.
+BRAND_VIA: dict[str, tuple[str, str]] = {
+    "ProxyTrunk": ("ProxyTrunksRelBrand", "proxyTrunk"),
+}
+
 # entity -> (linking entity, its field pointing at the row). Rating plan groups through the
 # client's rating profiles, routing tags through the tags enabled for the client.
 CLIENT_VIA: dict[str, tuple[str, str]] = {

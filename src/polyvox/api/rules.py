@@ -287,9 +287,21 @@ def _brand_written(conn: Connection, brand_id: int, op: str) -> None:
 
     if op == "create":
         load_brand_routing(conn, brand_id)
+        _assign_main_proxy_trunk(conn, brand_id)
     b = _t("Brand")
     sync_domain(conn, conn.execute(select(b.c.domainUsers).where(b.c.id == brand_id)).scalar(), brand_id, None,
                 "Brand")
+
+
+def _assign_main_proxy_trunk(conn: Connection, brand_id: int) -> None:
+    """Spec 8.14.2: every brand has at least one proxy trunks address; a brand created without
+    any gets the main one (the first entry)."""
+    rel = _t("ProxyTrunksRelBrand")
+    if conn.execute(select(rel.c.id).where(rel.c.brandId == brand_id).limit(1)).first() is not None:
+        return
+    main = conn.execute(select(func.min(_t("ProxyTrunk").c.id))).scalar()
+    if main is not None:
+        conn.execute(rel.insert().values(brandId=brand_id, proxyTrunkId=main))
 
 
 def _company_written(conn: Connection, company_id: int, _op: str) -> None:

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
-from polyvox.db.cdr import ensure_columns
 from polyvox.db.model import ENTITY
 from polyvox.workers.billing import bill_pending
 from polyvox.workers.tables import billing_usage_days, create_tables
@@ -26,7 +25,6 @@ from tests.sip.ua import UA, Dialog, Message, sdp
 @pytest.fixture()
 def bdata(trunks: Trunks, app_servers: Any) -> Iterator[Data]:
     """The ``data`` fixture of test_trunks.py: the session's client, cleaned up afterwards."""
-    ensure_columns(trunks.pf.engine)  # routingTagId, bounced: until migration 0002
     company = trunks.pf.company_id()
     c = ENTITY["Company"].table
     with trunks.pf.engine.connect() as conn:

@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
-from polyvox.db.cdr import ensure_columns
 from polyvox.db.model import ENTITY
 from polyvox.sip import render
 from tests.sip.conftest import Platform, Proc, Trunks, _wait_ready, free_port
@@ -37,7 +36,6 @@ def qs_trunks(platform: Platform) -> Iterator[Trunks]:
     """proxy-trunks whose trusted proxy-users (``users_proxy``) is the session's real proxy-users
     (the session's ``trunks_platform`` trusts a test UA instead). Its own POLYVOX_HOME keeps its
     run directory apart from the session's proxy-trunks."""
-    ensure_columns(platform.engine)
     port = free_port()
     settings = platform.settings.with_(home=platform.tmp / "home-quickstart", name="proxy-trunks", port=port,
                                        users_proxy=f"{platform.proxy[0]}:{platform.proxy[1]}",

@@ -22,9 +22,8 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from polyvox.db import location
-from polyvox.db.cdr import ensure_columns
 from polyvox.db.model import ENTITY
-from polyvox.sip import render
+from polyvox.sip import control, render
 from tests.sip.conftest import Platform, Proc, Trunks, _wait_ready, free_port
 from tests.sip.test_trunks import SPAIN_IN, SPAIN_OUT, Data, cdrs
 from tests.sip.test_trunks import TRUNKS_MEDIA as rtp_call_id
@@ -48,6 +47,7 @@ class Chain:
     carrier_ua: UA
     carrier: int
     provider: int
+    trunks_settings: Any
     uas: list[UA] = dataclasses.field(default_factory=list)
 
     def ua(self, user: str, password: str | None = None, domain: str | None = None,
@@ -74,7 +74,6 @@ def _start(pf: Platform, settings: Any, log: str, env: dict[str, str] | None = N
 @pytest.fixture(scope="module")
 def chain(platform: Platform) -> Iterator[Chain]:
     pf = platform
-    ensure_columns(pf.engine)
     location.ensure(pf.engine)
     users_port, trunks_port = free_port(), free_port()
     home = pf.tmp / f"home-chain-{users_port}"
@@ -123,7 +122,7 @@ def chain(platform: Platform) -> Iterator[Chain]:
         yield Chain(pf=pf, users=("127.0.0.1", users_port), trunks=("127.0.0.1", trunks_port),
                     users_kam=procs[0], trunks_kam=procs[1], data=data, domain=domain, company=company, ddi=ddi,
                     account=account, name=name, password=password, carrier_ua=carrier_ua, carrier=carrier,
-                    provider=provider)
+                    provider=provider, trunks_settings=trunks_settings)
     finally:
         for p in procs:
             p.stop()
@@ -164,7 +163,7 @@ def sessions(pf: Platform) -> list[str]:
 def no_sessions(pf: Platform, call_id: str, timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while True:
-        left = {call_id, rtp_call_id(call_id), users_inbound(call_id)} & set(sessions(pf))
+        left = {s for s in sessions(pf) if s.startswith(call_id)}  # no session of the call at all
         if not left or time.monotonic() > deadline:
             return not left
         time.sleep(0.1)
@@ -247,7 +246,7 @@ def test_ddi_provider_call_reaches_registered_retail_account_through_both_proxie
         _, to_provider = sdp_media(final.body)
         live = sessions(ch.pf)
         # proxy-trunks' session and proxy-users' own one for a call received from proxy-trunks
-        assert rtp_call_id(d.call_id) in live and users_inbound(d.call_id) in live
+        assert rtp_call_id(d.call_id, "inbound") in live and users_inbound(d.call_id) in live
         assert d.call_id not in live
         media_flows(a_rtp, to_provider, b_rtp, to_phone)
 
@@ -307,7 +306,7 @@ def test_retail_account_calls_a_retail_ddi_of_the_platform_bounced_through_both_
         assert to_a not in (b_rtp.port, to_b)
         # proxy-users' outbound leg (plain Call-ID), proxy-trunks' bounce and proxy-users' inbound leg
         live = sessions(ch.pf)
-        assert {dlg.call_id, rtp_call_id(dlg.call_id), users_inbound(dlg.call_id)} <= set(live), live
+        assert {dlg.call_id, rtp_call_id(dlg.call_id, "inbound"), users_inbound(dlg.call_id)} <= set(live), live
         media_flows(a_rtp, to_a, b_rtp, to_b)
 
         # re-INVITE from B with a new media port: answered by A, media follows the new port
@@ -320,7 +319,7 @@ def test_retail_account_calls_a_retail_ddi_of_the_platform_bounced_through_both_
         b.in_dialog(b_dlg, "ACK", cseq=b_dlg.cseq)
         _, re_to_b = sdp_media(re_ok.body)
         assert re_to_b not in (b2_rtp.port, a_rtp.port) and re_to_a != a_rtp.port  # still relayed
-        ids = {dlg.call_id, rtp_call_id(dlg.call_id), users_inbound(dlg.call_id)}
+        ids = {dlg.call_id, rtp_call_id(dlg.call_id, "inbound"), users_inbound(dlg.call_id)}
         assert {s for s in sessions(ch.pf) if s.startswith(dlg.call_id)} == ids  # re-offers, no new session
         media_flows(a_rtp, re_to_a, b2_rtp, re_to_b)
 
@@ -351,7 +350,7 @@ def test_cancelled_bounced_retail_call_releases_every_media_session(ch: Chain) -
         b.respond(inv, 180, "Ringing", to_tag="ring1")
         assert a.response(dlg.call_id, "INVITE", timeout=8).status in (100, 180)
         live = sessions(ch.pf)
-        assert {dlg.call_id, rtp_call_id(dlg.call_id), users_inbound(dlg.call_id)} <= set(live), live
+        assert {dlg.call_id, rtp_call_id(dlg.call_id, "inbound"), users_inbound(dlg.call_id)} <= set(live), live
         a.cancel(dlg)
         cancel = b.request("CANCEL", call_id=inv.call_id, timeout=8)
         b.respond(cancel, 200, "OK")
@@ -360,4 +359,181 @@ def test_cancelled_bounced_retail_call_releases_every_media_session(ch: Chain) -
         assert final.status == 487
         assert no_sessions(ch.pf, dlg.call_id), sessions(ch.pf)
     finally:
+        a_rtp.close()
+
+
+def forwarding_account(ch: Chain, ddi_e164: str) -> tuple[int, int]:
+    """A retail account of the chain's client with its own DDI (from the chain's DDI provider) and
+    an unconditional call forward to the Spanish number 911999888 (spec 10.3.1). Returns (account
+    id, DDI id)."""
+    d = ch.data
+    account = d.add("RetailAccount", companyId=ch.company, name=f"rf{uuid.uuid4().hex[:6]}", password="chain-Pass3",
+                    directConnectivity="no", multiContact=True, description="", transport="udp",
+                    t38Passthrough="no", rtpEncryption=False)
+    ddi = d.ddi(ddi_e164, provider=ch.provider, company=ch.company)
+    t, co = ENTITY["Ddi"].table, ENTITY["Country"].table
+    with ch.pf.engine.begin() as c:
+        c.execute(update(t).where(t.c.id == ddi).values(retailAccountId=account))
+        spain = int(c.execute(select(co.c.id).where(co.c.code == "ES")).scalar_one())
+    d.add("CallForwardSetting", retailAccountId=account, companyId=ch.company, callForwardType="inconditional",
+          targetType="number", numberValue="911999888", numberCountryId=spain, enabled=True,
+          callTypeFilter="both", noAnswerTimeout=10)
+    ch.pf.bump()
+    return account, ddi
+
+
+def call_records(ch: Chain, call_id: str, count: int) -> list[dict[str, Any]]:
+    """The call's records (sorted by direction) once ``count`` are written (or after 5 s)."""
+    deadline = time.monotonic() + 5
+    while len(rows := cdrs(ch.data.t, call_id)) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return sorted(rows, key=lambda r: r["direction"])
+
+
+def test_ddi_provider_call_forwarded_by_retail_account_to_external_number_crosses_trunks_twice(
+        ch: Chain) -> None:
+    """Known gap of docs/sip.md §9.10, closed: a DDI provider calls the DDI of a retail account
+    with an unconditional call forward to an external number (spec 10.3.1). The call crosses
+    proxy-trunks twice with the same Call-ID and From tag: provider -> proxy-trunks (inbound
+    dialog, rtpengine identity ``-pvtin``) -> proxy-users (``-pvin``) -> forward -> proxy-trunks
+    (outbound dialog, ``-pvtout``) -> carrier. Each crossing is its own dialog (spiral detection
+    off): the carrier gets the forward with its ``Diversion``, real RTP flows provider <-> carrier
+    through the three chained sessions, proxy-trunks lists two calls (inbound + the forward,
+    counted as an outbound call of the client), the BYE crosses both dialogs and releases every
+    session, and each dialog writes its call record."""
+    account_f, ddi_f = forwarding_account(ch, "+34955000883")
+    provider_ua = ch.ua("600111222", domain="provider.example", proxy=ch.trunks)
+    a_rtp, b_rtp = RtpPort(), RtpPort()
+    try:
+        dlg = provider_ua.invite(f"sip:955000883@{ch.trunks[0]}:{ch.trunks[1]}", body=sdp(a_rtp.port), auth=False,
+                                 wait_final=False)
+        try:
+            inv = ch.carrier_ua.request("INVITE", timeout=10)
+        except TimeoutError:
+            replies = [f"{m.status} {m.reason}" for m in provider_ua.drain(0.5) if not m.is_request]
+            raise AssertionError(f"the forward did not reach the carrier; the provider got {replies}") from None
+        assert inv.call_id == dlg.call_id  # the same call, back through proxy-trunks
+        assert inv.uri == f"sip:911999888@127.0.0.1:{ch.carrier_ua.port}"  # carrier's calleeout
+        diversion = inv.get("diversion") or ""
+        assert "sip:+34955000883@" in diversion and "reason=unconditional" in diversion, diversion
+        assert not [h for h in inv.headers if h[0].lower().startswith("x-info-")]
+        _, to_carrier = sdp_media(inv.body)
+        assert to_carrier != a_rtp.port
+        ch.carrier_ua.answer(inv, body=sdp(b_rtp.port))
+        final = provider_ua.wait_final(dlg)
+        assert final.status == 200
+        _, to_provider = sdp_media(final.body)
+        assert to_provider not in (b_rtp.port, to_carrier)
+        # three chained sessions: proxy-trunks inbound, proxy-users (from proxy-trunks), proxy-trunks outbound
+        live = sessions(ch.pf)
+        assert {rtp_call_id(dlg.call_id, "inbound"), users_inbound(dlg.call_id), rtp_call_id(dlg.call_id)} \
+            <= set(live), live
+        assert dlg.call_id not in live
+        # proxy-trunks has one dialog per crossing: the provider's call and the client's forward
+        calls = [c for c in control.active_calls(ch.trunks_settings) if c["callId"] == dlg.call_id]
+        assert sorted((c["direction"], c["companyId"], c["state"]) for c in calls) == \
+            [("inbound", ch.company, "confirmed"), ("outbound", ch.company, "confirmed")]
+        media_flows(a_rtp, to_provider, b_rtp, to_carrier)
+
+        time.sleep(0.2)
+        provider_ua.in_dialog(dlg, "BYE")
+        bye = ch.carrier_ua.request("BYE", call_id=inv.call_id, timeout=8)
+        ch.carrier_ua.respond(bye, 200, "OK")
+        assert provider_ua.response(dlg.call_id, "BYE", final=True, timeout=8).status == 200
+        assert no_sessions(ch.pf, dlg.call_id), sessions(ch.pf)
+        rows = call_records(ch, dlg.call_id, 2)
+        assert [(r["direction"], r["companyId"], r["bounced"], r["disconnectCode"]) for r in rows] == \
+            [("inbound", ch.company, False, 200), ("outbound", ch.company, False, 200)]
+        inbound, outbound = rows
+        assert (inbound["ddiId"], inbound["ddiProviderId"], inbound["carrierId"], inbound["caller"],
+                inbound["callee"]) == (ddi_f, ch.provider, None, "+34600111222", "+34955000883")
+        assert (outbound["carrierId"], outbound["ddiProviderId"], outbound["endpointType"], outbound["endpointId"],
+                outbound["caller"], outbound["callee"]) == \
+            (ch.carrier, None, "retail", account_f, "+34600111222", "+34911999888")
+        assert inbound["duration"] > 0 and outbound["duration"] > 0
+        assert not [c for c in control.active_calls(ch.trunks_settings) if c["callId"] == dlg.call_id]
+    finally:
+        a_rtp.close()
+        b_rtp.close()
+
+
+def test_platform_hangup_of_a_forwarded_call_ends_both_crossings_once(ch: Chain) -> None:
+    """``control.end_call`` on a forwarded provider call (two proxy-trunks dialogs with one
+    Call-ID, both due at once): proxy-trunks hangs the call up once: one BYE reaches the carrier
+    and one the provider (``Reason`` of the platform), the BYE sent upstream crosses proxy-users and
+    the inbound dialog (found by the ``did`` of its Route), both dialogs end with their record and
+    every media session is released (docs/sip.md §9.8, §9.10)."""
+    _, ddi_f = forwarding_account(ch, "+34955000884")
+    provider_ua = ch.ua("600111333", domain="provider.example", proxy=ch.trunks)
+    a_rtp, b_rtp = RtpPort(), RtpPort()
+    try:
+        dlg = provider_ua.invite(f"sip:955000884@{ch.trunks[0]}:{ch.trunks[1]}", body=sdp(a_rtp.port), auth=False,
+                                 wait_final=False)
+        inv = ch.carrier_ua.request("INVITE", timeout=10)
+        ch.carrier_ua.answer(inv, body=sdp(b_rtp.port))
+        assert provider_ua.wait_final(dlg).status == 200
+        time.sleep(0.3)  # the provider's ACK crosses both dialogs
+        assert control.end_call(ch.trunks_settings, dlg.call_id)
+        to_carrier = ch.carrier_ua.request("BYE", call_id=inv.call_id, timeout=8)
+        ch.carrier_ua.respond(to_carrier, 200, "OK")
+        to_provider = provider_ua.request("BYE", call_id=dlg.call_id, timeout=8)
+        provider_ua.respond(to_provider, 200, "OK")
+        assert "call ended by the platform" in (to_carrier.get("reason") or "")
+        assert "call ended by the platform" in (to_provider.get("reason") or "")
+        time.sleep(1.0)
+        # exactly one BYE each
+        assert not [m for m in ch.carrier_ua.drain(0.3) if m.is_request and m.method == "BYE"]
+        assert not [m for m in provider_ua.drain(0.3) if m.is_request and m.method == "BYE"]
+        rows = call_records(ch, dlg.call_id, 2)
+        assert [(r["direction"], r["disconnectCode"], r["disconnectReason"]) for r in rows] == \
+            [("inbound", 200, "ended"), ("outbound", 200, "ended")]
+        assert rows[0]["ddiId"] == ddi_f
+        assert no_sessions(ch.pf, dlg.call_id), sessions(ch.pf)
+        assert not [c for c in control.active_calls(ch.trunks_settings) if c["callId"] == dlg.call_id]
+    finally:
+        a_rtp.close()
+        b_rtp.close()
+
+
+def test_forward_to_external_number_is_an_outbound_call_of_the_client_for_the_limits(ch: Chain) -> None:
+    """The forward's crossing of proxy-trunks is an outbound call of the retail client (docs/sip.md
+    §9.10): with ``maxCalls = 1`` the provider's call (inbound, counted) leaves no room for the
+    forward, which proxy-trunks refuses with ``403 Forbidden: client maximum concurrent calls
+    reached``; the refusal travels back to the provider, the carrier never rings, every media
+    session is released and only the inbound call has a record (the forward never got a dialog).
+    With room for both (``maxCalls = 2``) the same call is forwarded."""
+    _, ddi_f = forwarding_account(ch, "+34955000885")
+    co = ENTITY["Company"].table
+    provider_ua = ch.ua("600111444", domain="provider.example", proxy=ch.trunks)
+    a_rtp = RtpPort()
+    try:
+        with ch.pf.engine.begin() as c:
+            c.execute(update(co).where(co.c.id == ch.company).values(maxCalls=1))
+        ch.pf.bump()
+        dlg = provider_ua.invite(f"sip:955000885@{ch.trunks[0]}:{ch.trunks[1]}", body=sdp(a_rtp.port), auth=False,
+                                 wait_final=False)
+        final = provider_ua.wait_final(dlg, timeout=15)
+        assert (final.status, final.reason) == (403, "Forbidden: client maximum concurrent calls reached")
+        with pytest.raises(TimeoutError):
+            ch.carrier_ua.request("INVITE", timeout=0.5)
+        assert no_sessions(ch.pf, dlg.call_id), sessions(ch.pf)
+        (row,) = call_records(ch, dlg.call_id, 1)
+        assert (row["direction"], row["ddiId"], row["disconnectCode"], row["disconnectReason"]) == \
+            ("inbound", ddi_f, 403, "failed")
+
+        with ch.pf.engine.begin() as c:
+            c.execute(update(co).where(co.c.id == ch.company).values(maxCalls=2))
+        ch.pf.bump()
+        dlg = provider_ua.invite(f"sip:955000885@{ch.trunks[0]}:{ch.trunks[1]}", body=sdp(a_rtp.port), auth=False,
+                                 wait_final=False)
+        inv = ch.carrier_ua.request("INVITE", timeout=10)
+        ch.carrier_ua.respond(inv, 486, "Busy Here")
+        assert provider_ua.wait_final(dlg, timeout=15).status == 486
+        assert no_sessions(ch.pf, dlg.call_id), sessions(ch.pf)
+        rows = call_records(ch, dlg.call_id, 2)
+        assert [(r["direction"], r["disconnectCode"]) for r in rows] == [("inbound", 486), ("outbound", 486)]
+    finally:
+        with ch.pf.engine.begin() as c:
+            c.execute(update(co).where(co.c.id == ch.company).values(maxCalls=0))
+        ch.pf.bump()
         a_rtp.close()

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, insert, select, update
 
-from polyvox.db.cdr import ensure_columns, kam_trunks_cdrs
+from polyvox.db.cdr import kam_trunks_cdrs
 from polyvox.db.model import ENTITY
 from polyvox.media.ng import NGError
 from polyvox.sip import control
@@ -25,10 +25,10 @@ from tests.sip.conftest import DOMAIN, Trunks, free_port
 from tests.sip.ua import UA, Dialog, Message, rand, sdp, sdp_media
 
 
-def TRUNKS_MEDIA(call_id: str) -> str:
-    """proxy-trunks' Call-ID at rtpengine (``polyvox.sip.proxy_trunks.rtp_call_id``, which only
-    imports inside Kamailio)."""
-    return f"{call_id}-pvtrunks"
+def TRUNKS_MEDIA(call_id: str, direction: str = "outbound") -> str:
+    """proxy-trunks' Call-ID at rtpengine for a dialog of ``direction`` (docs/sip.md §9.10;
+    ``polyvox.sip.proxy_trunks.rtp_call_id``, which only imports inside Kamailio)."""
+    return f"{call_id}-pvtin" if direction == "inbound" else f"{call_id}-pvtout"
 
 
 SPAIN_OUT = [("calleeout", r"^\+34([0-9]{9})$", r"\1"), ("callerout", r"^\+34([0-9]{9})$", r"\1")]
@@ -107,7 +107,6 @@ class Data:
 @pytest.fixture()
 def data(trunks: Trunks, app_servers) -> Iterator[Data]:  # type: ignore[no-untyped-def]
     pf = trunks.pf
-    ensure_columns(pf.engine)  # routingTagId, bounced: until migration 0002
     company = pf.company_id()
     c = ENTITY["Company"].table
     with pf.engine.connect() as conn:

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 
 from polyvox.api.app import create_app
+from polyvox.db.model import ENTITY
 from polyvox.sip.agent import inactive_carrier_servers
 from polyvox.sip.agent.agent import is_alive
 from polyvox.sip.agent.tables import carrier_server_status, ddi_provider_registration_status, ensure
@@ -339,3 +340,71 @@ def test_changed_registration_unregisters_the_old_binding_first(
         assert seen[-1][0] == f"<sip:new-contact@127.0.0.1:{trunks_port}>"
     finally:
         reg.close()
+
+
+def test_local_sockets_of_carriers_and_ddi_providers(
+        brand: tuple[Api, str], agent: Callable[..., tuple[Proc, int]], db: Engine) -> None:
+    """Proxy trunks addresses (spec 8.14.2, docs/sip-agent.md §7): a DDI provider with a proxy
+    trunks address registers from it (source address and Via) with the Contact
+    ``<that address>:<proxy-trunks port>`` (its ``advertisedIp`` when the row has one); a carrier
+    with one is pinged from it; a carrier without one from the main address, as is a carrier
+    whose address this host cannot bind (fallback, warning). Each address gets its own socket
+    on a free port (Linux routes all of 127/8 on ``lo``)."""
+    api, tok = brand
+    pt, rel, co = ENTITY["ProxyTrunk"].table, ENTITY["ProxyTrunksRelBrand"].table, ENTITY["Company"].table
+    with db.begin() as c:
+        brand_id = int(c.execute(select(co.c.brandId).where(co.c.name == "DemoCompany")).scalar_one())
+        trunks = {}
+        for name, ip, advertised in (("second", "127.0.0.2", None), ("natted", "127.0.0.3", "203.0.113.5"),
+                                     ("foreign", "192.0.2.77", None)):
+            trunks[name] = int(c.execute(insert(pt).values(name=name, ip=ip, advertisedIp=advertised))
+                               .inserted_primary_key[0])
+            c.execute(insert(rel).values(brandId=brand_id, proxyTrunkId=trunks[name]))
+    registrars = {name: Registrar(password="pw") for name in ("second", "natted", "main")}
+    carriers = {name: UA(f"carrier-{name}", "127.0.0.1", ("127.0.0.1", 9)) for name in ("second", "main", "foreign")}
+    try:
+        for name, reg in registrars.items():
+            provider = {"name": f"provider-{name}", "description": "", "transformationRuleSet": _rule_set(api, tok)}
+            if name != "main":
+                provider["proxyTrunk"] = trunks[name]
+            r = api.post("brand", "/ddi_providers", tok, provider)
+            assert r.status_code == 201, r.text
+            r = api.post("brand", "/ddi_provider_registrations", tok, {
+                "ddiProvider": r.json()["id"], "username": f"user-{name}", "domain": f"127.0.0.1:{reg.ua.port}",
+                "realm": "", "authUsername": "", "authPassword": "pw", "authProxy": "", "expires": 120,
+                "contactUsername": f"in-{name}"})
+            assert r.status_code == 201, r.text
+        for name, ua in carriers.items():
+            carrier = {"name": f"carrier-{name}", "description": "", "transformationRuleSet": _rule_set(api, tok)}
+            if name != "main":
+                carrier["proxyTrunk"] = trunks[name]
+            r = api.post("brand", "/carriers", tok, carrier)
+            assert r.status_code == 201, r.text
+            r = api.post("brand", "/carrier_servers", tok, {"carrier": r.json()["id"], "ip": "127.0.0.1",
+                                                            "port": ua.port, "transport": 1, "uriScheme": 1,
+                                                            "authNeeded": "no"})
+            assert r.status_code == 201, r.text
+        proc, trunks_port = agent()
+
+        expected = {"second": ("127.0.0.2", "127.0.0.2"), "natted": ("127.0.0.3", "203.0.113.5"),
+                    "main": ("127.0.0.1", "127.0.0.1")}
+        for name, reg in registrars.items():
+            src, contact_host = expected[name]
+            first = reg.handle()  # challenged
+            assert first.source[0] == src, (name, first.source)
+            assert first["via"].startswith(f"SIP/2.0/UDP {src}:{first.source[1]};"), first["via"]
+            assert first["contact"] == f"<sip:in-{name}@{contact_host}:{trunks_port}>"
+            second = reg.handle()  # authenticated, from the same socket
+            assert second.source == first.source and second.call_id == first.call_id
+        for name, ua in carriers.items():
+            req = ua.request("OPTIONS", timeout=WAIT)
+            want = "127.0.0.2" if name == "second" else "127.0.0.1"  # foreign: cannot bind -> main
+            assert req.source[0] == want, (name, req.source)
+            assert req["via"].startswith(f"SIP/2.0/UDP {want}:{req.source[1]};")
+            ua.respond(req, 200, "OK")
+        wait_for(lambda: "cannot bind 192.0.2.77" in proc.tail(200), "warning about the unbindable address", proc)
+    finally:
+        for reg in registrars.values():
+            reg.close()
+        for ua in carriers.values():
+            ua.close()

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, delete, insert, select, update
 
-from polyvox.db.cdr import ensure_columns, kam_trunks_cdrs
 from polyvox.db.model import ENTITY
 from polyvox.sip import render
 from polyvox.sip.settings import ProxySettings
@@ -48,8 +47,6 @@ def _free_on_both() -> int:
 def sockets(platform: Platform) -> Iterator[tuple[Trunks, int, int]]:
     """(proxy-trunks listening on 127.0.0.1 and 127.0.0.2, id of the 127.0.0.2 row, id of the
     unbindable row). Both rows are assigned to the demo brand."""
-    kam_trunks_cdrs.create(platform.engine, checkfirst=True)
-    ensure_columns(platform.engine)
     pt, rel, c = ENTITY["ProxyTrunk"].table, ENTITY["ProxyTrunksRelBrand"].table, ENTITY["Company"].table
     with platform.engine.begin() as conn:
         brand = int(conn.execute(select(c.c.brandId).where(c.c.name == "DemoCompany")).scalar_one())

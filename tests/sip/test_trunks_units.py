@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, inspect, select
 
-from polyvox.db.cdr import ensure_columns, kam_trunks_cdrs
+from polyvox.db.cdr import kam_trunks_cdrs
 from polyvox.db.model import ENTITY
 from polyvox.domain import routing
 from polyvox.sip import render
@@ -113,9 +113,9 @@ def test_repository_routes_rules_ddis_rating(db: Engine) -> None:
     repo.close()
 
 
-def test_cdr_table_creates(db: Engine) -> None:
-    ensure_columns(db)
-    ensure_columns(db)  # idempotent
+def test_cdr_table_is_in_the_migrated_schema(db: Engine) -> None:
+    """Migrations 0001 + 0002 give ``kam_trunks_cdrs`` with ``routingTagId`` and ``bounced``."""
+    assert {c["name"] for c in inspect(db).get_columns("kam_trunks_cdrs")} == {c.name for c in kam_trunks_cdrs.c}
     now = datetime.now(UTC)
     with db.begin() as c:
         c.execute(kam_trunks_cdrs.insert().values(callid="x", direction="outbound", startTime=now, endTime=now,
@@ -133,7 +133,6 @@ def test_bounced_call_records_are_billed_once(setup: Setup) -> None:  # noqa: F8
     from tests.billing.conftest import add as badd
 
     s = setup
-    ensure_columns(s.db)
     ddi = badd(s.db, "Ddi", brand=s.brand, company=s.company, ddi="34944000111", ddie164="+34944000111",
                type="inout", routeType="user")
     t0 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)

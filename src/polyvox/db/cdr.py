@@ -2,30 +2,22 @@
 
 Written synchronously by proxy-trunks when the dialog ends (BYE, timeout) or fails (negative
 final reply, CANCEL), so a record is never lost once the call is over. Defined on the model's
-``metadata`` (created by migration 0001). ``routingTagId`` and ``bounced`` are newer: migration
-0002 (integrator) adds them; until then :func:`ensure_columns` adds them (tests) and
-:func:`present_columns` lets proxy-trunks and the billing worker work without them.
+``metadata`` (created by migration 0001; ``routingTagId`` and ``bounced`` added by migration 0002).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
     DateTime,
-    Engine,
     Float,
     Integer,
     String,
     Table,
     false,
-    inspect,
-    text,
 )
-from sqlalchemy.engine import Connection
 
 from polyvox.db.model import metadata
 
@@ -60,32 +52,3 @@ kam_trunks_cdrs = Table(
     sqlite_autoincrement=True,
 )
 
-
-def ensure_columns(engine: Engine) -> None:
-    """Adds ``routingTagId`` and ``bounced`` to a ``kam_trunks_cdrs`` created by migration 0001
-    (until migration 0002 adds them; used by the tests)."""
-    kam_trunks_cdrs.create(engine, checkfirst=True)
-    have = {c["name"] for c in inspect(engine).get_columns("kam_trunks_cdrs")}
-    with engine.begin() as conn:
-        if "routingTagId" not in have:
-            conn.execute(text('ALTER TABLE kam_trunks_cdrs ADD COLUMN "routingTagId" INTEGER'))
-        if "bounced" not in have:
-            conn.execute(text("ALTER TABLE kam_trunks_cdrs ADD COLUMN bounced BOOLEAN NOT NULL DEFAULT false"))
-
-
-# columns added after migration 0001 (migration 0002): readers and writers skip them while the
-# database does not have them yet, so nothing breaks between deploying this code and migrating
-NEW_COLUMNS = ("routingTagId", "bounced")
-_migrated: set[str] = set()
-
-
-def present_columns(conn: Connection) -> list[Column[Any]]:
-    """The ``kam_trunks_cdrs`` columns that exist in the database behind ``conn`` (all of them
-    once ``routingTagId`` / ``bounced`` are there; a database found migrated is remembered)."""
-    key = conn.engine.url.render_as_string(hide_password=True)
-    if key not in _migrated:
-        have = {c["name"] for c in inspect(conn).get_columns("kam_trunks_cdrs")}
-        if not all(name in have for name in NEW_COLUMNS):
-            return [c for c in kam_trunks_cdrs.c if c.name not in NEW_COLUMNS]
-        _migrated.add(key)
-    return list(kam_trunks_cdrs.c)

@@ -182,6 +182,7 @@ class ProxyTrunks:
             # dlg_manage creates the dialog (Kamailio 5.6 has no dlg_set_property("timeout-bye"))
             KSR.pv.seti("$dlg_ctx(timeout_bye)", 1)
         KSR.dialog.dlg_manage()
+        self.rtp_identity("outbound")
         KSR.rr.record_route()
         first = self.repo.carrier(alive[0].server.carrier_id)
         self.media_set(first.media_relay_set_id if first else None)
@@ -415,6 +416,7 @@ class ProxyTrunks:
             ruri, dst, rest = f"sip:{ddi.e164}@{ordered[0].key}", ordered[0].uri, [s.key for s in ordered[1:]]
             KSR.pv.sets("$avp(as_cur)", ordered[0].key)
         KSR.dialog.dlg_manage()
+        self.rtp_identity("inbound")
         KSR.rr.record_route()
         provider = self.repo.ddi_providers()[0].get(provider_id) if provider_id is not None else None
         self.media_set(provider.media_relay_set_id if provider and provider.media_relay_set_id
@@ -553,7 +555,8 @@ class ProxyTrunks:
                 if evname == "dialog:end" and not (str(KSR.pv.get("$mt")) == "1" and KSR.pv.get("$rm") == "BYE"):
                     # ended by the dialog module (timeout, dlg.end_dlg): no BYE through the
                     # request route released the media session
-                    self.media_release(KSR.pv.get("$dlg_var(callid)") or "", KSR.pv.get("$dlg_var(mrs)"))
+                    self.media_release(dialog_rtp_id(lambda name: KSR.pv.get(f"$dlg_var({name})") or ""),
+                                       KSR.pv.get("$dlg_var(mrs)"))
                 if KSR.htable.sht_is_null("cdrdone", key) > 0:  # not written by ksr_dlgcut already
                     KSR.htable.sht_seti("cdrdone", key, 1)
                     self.write_cdr(lambda name: KSR.pv.get(f"$dlg_var({name})") or "",
@@ -592,6 +595,7 @@ class ProxyTrunks:
                 return 1
             dialogs = self.rpc("dlg.list_ctx") or []
             by_key = {f"{d.get('h_entry')}:{d.get('h_id')}": d for d in dialogs if isinstance(d, dict)}
+            ended: set[str] = set()
             for key in due:
                 dialog = by_key.get(key)
                 if dialog is not None and int(dialog.get("state") or 0) == 3:
@@ -599,6 +603,12 @@ class ProxyTrunks:
                 KSR.htable.sht_rm("dlgcut", key)
                 if dialog is None or int(dialog.get("state") or 0) != 4:
                     continue
+                if str(dialog.get("call-id") or "") in ended:
+                    # the other crossing of a call forwarded back out (two dialogs, one Call-ID,
+                    # docs/sip.md §9.10): the BYEs sent for the first one cross this one too
+                    # (route set with its did), which ends it and writes its record
+                    continue
+                ended.add(str(dialog.get("call-id") or ""))
                 h_entry, _, h_id = key.partition(":")
                 KSR.notice(f"polyvox: dialog {key} ({dialog.get('call-id')}): ending it (maximum duration "
                            "or control request)\n")
@@ -613,7 +623,7 @@ class ProxyTrunks:
                     if isinstance(item, dict):
                         values.update({str(k): str(v) for k, v in item.items()})
                 values.setdefault("callid", str(dialog.get("call-id") or ""))
-                self.media_release(values["callid"], values.get("mrs"))
+                self.media_release(dialog_rtp_id(lambda name, v=values: v.get(name, "")), values.get("mrs"))
                 if KSR.htable.sht_is_null("cdrdone", key) > 0:  # dialog:end did not run: write it here
                     KSR.htable.sht_seti("cdrdone", key, 1)
                     self.write_cdr(lambda name, v=values: v.get(name, ""), failed=False)
@@ -642,7 +652,9 @@ class ProxyTrunks:
             if not hostport:
                 hostport = f"{self.s.get('host') or '127.0.0.1'}:{self.s.get('port') or 5060}"
             me = f"sip:{hostport}"
-            routes = [f"<{me};lr;ftag={ftag}>"] + [r.strip() for r in str(leg.get("route_set") or "").split(",")
+            did = f";did={did_param(dialog['h_entry'], dialog['h_id'])}" \
+                if dialog.get("h_entry") is not None and dialog.get("h_id") is not None else ""
+            routes = [f"<{me};lr;ftag={ftag}{did}>"] + [r.strip() for r in str(leg.get("route_set") or "").split(",")
                                                      if r.strip()]
             cseq = (_int(cseq_of.get("cseq")) or 0) + 1
             headers = (f"From: <{from_uri}>;tag={from_tag}\r\nTo: <{to_uri}>;tag={to_tag}\r\n"
@@ -697,12 +709,8 @@ class ProxyTrunks:
                      "companyId": _int(var("ocompany")), "callee": var("ocallee") or row["callee"],
                      "ddiId": _int(var("oddi")), "routingTagId": _int(var("otag"))},
                     {**row, "endpointType": None, "endpointId": None, "endpointName": None}]
-        from polyvox.db.cdr import present_columns
-
         with self.repo.engine.begin() as conn:
-            names = {c.name for c in present_columns(conn)}  # routingTagId / bounced: migration 0002
-            for r in rows:
-                conn.execute(self._cdr_table.insert().values(**{k: v for k, v in r.items() if k in names}))
+            conn.execute(self._cdr_table.insert(), rows)
 
     # ------------------------------------------------------------------ dialogs
     def within_dialog(self, method: str) -> None:
@@ -711,6 +719,9 @@ class ProxyTrunks:
             mrs = KSR.pv.get("$dlg_var(mrs)")
             if mrs:
                 KSR.pv.seti("$avp(mrs)", int(mrs))
+            rtp_cid = KSR.pv.get("$dlg_var(rtp_cid)")
+            if rtp_cid:  # the dialog's own identity at rtpengine (-pvtin / -pvtout)
+                KSR.pv.sets("$avp(rtp_cid)", str(rtp_cid))
             if method in ("BYE", "CANCEL"):
                 self.rtp_delete()
             elif method in ("INVITE", "UPDATE", "ACK"):
@@ -731,17 +742,34 @@ class ProxyTrunks:
             KSR.pv.seti("$avp(mrs)", int(media_relay_set_id))
             KSR.pv.sets("$dlg_var(mrs)", str(media_relay_set_id))
 
+    @staticmethod
+    def rtp_identity(direction: str) -> None:
+        """The dialog's identity at rtpengine (docs/sip.md §9.10), right after ``dlg_manage``:
+        ``$avp(rtp_cid)`` for this transaction (offer, replies, failure routes) and
+        ``$dlg_var(rtp_cid)`` for the dialog's later requests (``within_dialog``), its
+        ``dialog:end`` and the platform's hangups (``ksr_dlgcut``)."""
+        rtp_cid = rtp_call_id(KSR.pv.get("$ci") or "", direction)
+        KSR.pv.sets("$avp(rtp_cid)", rtp_cid)
+        KSR.pv.sets("$dlg_var(rtp_cid)", rtp_cid)
+
+    @staticmethod
+    def current_rtp_id() -> str:
+        """This request's / transaction's rtpengine identity (set by :meth:`rtp_identity` or
+        copied from the dialog by ``within_dialog``); a request of no known dialog falls back to
+        the outbound identity."""
+        return str(KSR.pv.get("$avp(rtp_cid)") or "") or rtp_call_id(KSR.pv.get("$ci") or "", "outbound")
+
     def rtp_manage(self) -> int:
-        return int(KSR.rtpengine.rtpengine_manage(f"{self.rtp_flags} call-id={rtp_call_id(KSR.pv.get('$ci') or '')}"))
+        return int(KSR.rtpengine.rtpengine_manage(f"{self.rtp_flags} call-id={self.current_rtp_id()}"))
 
     def rtp_delete(self) -> None:
-        KSR.rtpengine.rtpengine_delete(f"call-id={rtp_call_id(KSR.pv.get('$ci') or '')}")
+        KSR.rtpengine.rtpengine_delete(f"call-id={self.current_rtp_id()}")
 
-    def media_release(self, call_id: str, mrs: str | None) -> None:
-        """Deletes the call's media session (proxy-trunks' own identity) on the relays of its set,
-        straight over the NG protocol: for calls ended by the dialog module (``dlg.end_dlg``,
-        dialog timeout), whose BYEs never pass through the request route. An already deleted
-        session (``Unknown call-id``) is fine."""
+    def media_release(self, rtp_cid: str, mrs: str | None) -> None:
+        """Deletes a dialog's media session (``rtp_cid``: its identity at rtpengine, see
+        :func:`dialog_rtp_id`) on the relays of its set, straight over the NG protocol: for calls
+        ended by the dialog module (``dlg.end_dlg``, dialog timeout), whose BYEs never pass
+        through the request route. An already deleted session (``Unknown call-id``) is fine."""
         from polyvox.media.ng import NGClient
 
         set_id = _int(mrs)
@@ -750,9 +778,9 @@ class ProxyTrunks:
                 continue
             try:
                 with NGClient(url, timeout=0.5, retries=1) as ng:
-                    ng.delete(rtp_call_id(call_id))
+                    ng.delete(rtp_cid)
             except Exception as exc:
-                KSR.dbg(f"polyvox: media release of {call_id} on {url}: {exc}\n")
+                KSR.dbg(f"polyvox: media release of {rtp_cid} on {url}: {exc}\n")
 
     def media_offer(self) -> bool:
         if self.rtp_manage() < 0 and KSR.textops.has_body_type("application/sdp") > 0:
@@ -797,16 +825,36 @@ class ProxyTrunks:
         return 1
 
 
-RTP_CALL_ID_SUFFIX = "-pvtrunks"
+RTP_INBOUND_SUFFIX = "-pvtin"
+RTP_OUTBOUND_SUFFIX = "-pvtout"
 
 
-def rtp_call_id(call_id: str) -> str:
-    """proxy-trunks' own identity at the media relay. proxy-users engages the same rtpengine with
-    the same Call-ID and From tag on retail calls (proxy-users -> proxy-trunks -> carrier and
-    back): without a distinct Call-ID rtpengine would take proxy-trunks' offer for a re-offer of
-    proxy-users' session (one session, peers pointing at rtpengine's own ports, no media).
-    Every offer/answer/delete of proxy-trunks uses ``call-id=<Call-ID>-pvtrunks``."""
-    return f"{call_id}{RTP_CALL_ID_SUFFIX}"
+def rtp_call_id(call_id: str, direction: str) -> str:
+    """proxy-trunks' own identity at the media relay for a dialog of ``direction`` (docs/sip.md
+    §9.10). proxy-users engages the same rtpengine with the same Call-ID and From tag on retail
+    calls (proxy-users -> proxy-trunks -> carrier and back): without a distinct Call-ID rtpengine
+    would take proxy-trunks' offer for a re-offer of proxy-users' session (one session, peers
+    pointing at rtpengine's own ports, no media). A call from a DDI provider forwarded by a
+    retail account to an external number crosses proxy-trunks twice (inbound, then outbound)
+    with the same Call-ID and From tag, so each direction has its own identity:
+    ``<Call-ID>-pvtin`` for inbound dialogs (DDI providers, bounced calls), ``<Call-ID>-pvtout``
+    for outbound ones (to carriers)."""
+    return f"{call_id}{RTP_INBOUND_SUFFIX if direction == 'inbound' else RTP_OUTBOUND_SUFFIX}"
+
+
+def dialog_rtp_id(var: Any) -> str:
+    """The rtpengine identity of a dialog from its variables (``var(name) -> str``)."""
+    return var("rtp_cid") or rtp_call_id(var("callid"), var("direction") or "outbound")
+
+
+def did_param(h_entry: Any, h_id: Any) -> str:
+    """The dialog module's ``did`` Record-Route parameter of a dialog (Kamailio's
+    ``add_dlg_rr_param``: hash entry and id in hex with the least significant digit first, joined
+    by ``.``): lets a request built by proxy-trunks find its dialog when two dialogs share the
+    Call-ID and tags (a forwarded call crossing proxy-trunks twice)."""
+    def rhex(value: Any) -> str:
+        return format(int(value), "x")[::-1]
+    return f"{rhex(h_entry)}.{rhex(h_id)}"
 
 
 def _hostport(ip: str, port: int) -> str:

@@ -1042,7 +1042,7 @@ RTP_INBOUND_SUFFIX = "-pvin"
 
 def rtp_inbound_call_id(call_id: str) -> str:
     """proxy-users' identity at rtpengine for dialogs received from proxy-trunks (docs/sip.md §3.4;
-    proxy-trunks uses ``<Call-ID>-pvtrunks``, §9.10)."""
+    proxy-trunks uses ``<Call-ID>-pvtin`` / ``-pvtout``, §9.10)."""
     return f"{call_id}{RTP_INBOUND_SUFFIX}"
 
 

@@ -32,7 +32,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from polyvox.db.cdr import kam_trunks_cdrs, present_columns
+from polyvox.db.cdr import kam_trunks_cdrs
 from polyvox.db.model import ENTITY
 from polyvox.domain.billing import (
     BillingAccount,
@@ -237,7 +237,7 @@ def _is_bounced(cdr: Any) -> bool:
     # proxy-trunks writes a bounced call (a client calling one of the platform's own DDIs) as two
     # records with bounced = true: the calling client's outbound one (priced, cost 0) and the
     # DDI client's inbound one (listed, never priced): billed once (docs/sip.md §9.5)
-    return bool(cdr._mapping.get("bounced"))
+    return bool(cdr.bounced)
 
 
 def _endpoint(conn: Connection, cdr: Any) -> tuple[str | None, int | None, str | None]:
@@ -343,8 +343,7 @@ def _bill_one(conn: Connection, rater: Rater, cdr: Any, now: dt.datetime, effect
     carrier = None
     if cdr.carrierId is not None and not bounced:
         carrier = _row(conn, rater, "Carrier", cdr.carrierId)
-    m = cdr._mapping
-    tag = rater.tag(m["routingTagId"]) if "routingTagId" in m else None
+    tag = rater.tag(cdr.routingTagId)
     pricing = compute_pricing(conn, rater, company=company, carrier=carrier, callee=cdr.callee or "",
                               start=start, duration=duration, direction=direction, bounced=bounced,
                               routing_tag=tag)
@@ -422,7 +421,7 @@ def write_lock(conn: Connection) -> None:
 
 def _pending(conn: Connection, batch: int) -> list[Any]:
     cl = billing_cdr_claims
-    q = (select(*present_columns(conn)).outerjoin(cl, cl.c.cdrId == CDR.c.id).where(cl.c.cdrId.is_(None))
+    q = (select(CDR).outerjoin(cl, cl.c.cdrId == CDR.c.id).where(cl.c.cdrId.is_(None))
          .order_by(CDR.c.id).limit(batch))
     if conn.dialect.name == "postgresql":
         q = q.with_for_update(of=CDR, skip_locked=True)
@@ -487,7 +486,7 @@ def _bill_batch(engine: Engine, now: dt.datetime, batch: int, effects: _Effects)
                 with engine.begin() as conn:
                     write_lock(conn)
                     cl = billing_cdr_claims
-                    row = conn.execute(select(*present_columns(conn)).outerjoin(cl, cl.c.cdrId == CDR.c.id)
+                    row = conn.execute(select(CDR).outerjoin(cl, cl.c.cdrId == CDR.c.id)
                                        .where(CDR.c.id == cdr_id, cl.c.cdrId.is_(None))).first()
                     if row is None:
                         continue
@@ -602,12 +601,10 @@ def rerate(conn: Connection, billable_call_ids: Sequence[int]) -> int:
         if company is None:
             continue
         carrier = conn.execute(select(ca).where(ca.c.id == r.carrierId)).first() if r.carrierId else None
-        cdr = conn.execute(select(*present_columns(conn)).join(cl, cl.c.cdrId == CDR.c.id)
+        cdr = conn.execute(select(CDR).join(cl, cl.c.cdrId == CDR.c.id)
                            .where(cl.c.billableCallId == r.id)).first()
         bounced = _is_bounced(cdr) if cdr is not None else False
-        tag = None
-        if cdr is not None and "routingTagId" in cdr._mapping:
-            tag = rater.tag(cdr._mapping["routingTagId"])
+        tag = rater.tag(cdr.routingTagId) if cdr is not None else None
         p = compute_pricing(conn, rater, company=company, carrier=carrier, callee=r.callee or "",
                             start=aware(r.startTime) or dt.datetime.now(dt.UTC), duration=_ceil(r.duration),
                             direction="outbound", bounced=bounced, routing_tag=tag)

@@ -1,7 +1,8 @@
 """The trunks agent: OPTIONS pinging of carrier servers and DDI provider registrations.
 
-One asyncio process on the proxy-trunks host, two UDP sockets of its own (one per job). The
-configuration is re-read when ``config_version`` changes (checked every ``poll`` seconds); the
+One asyncio process on the proxy-trunks host, UDP sockets of its own: one per job on the main
+address and, per job, one on each proxy trunks address (spec 8.14.2 "Local socket") used by a
+carrier or a DDI provider with a registration. The configuration is re-read when ``config_version`` changes (checked every ``poll`` seconds); the
 results go to :mod:`polyvox.sip.agent.tables`. Behaviour and decisions: docs/sip-agent.md.
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from polyvox.db.model import ENTITY, config_version
 from polyvox.sip.agent import sipmsg
 from polyvox.sip.agent.tables import carrier_server_status, ddi_provider_registration_status, ensure
-from polyvox.sip.agent.transport import UdpTransport
+from polyvox.sip.agent.transport import SocketPool, UdpTransport
 
 log = logging.getLogger("polyvox.sip.agent")
 
@@ -61,6 +62,7 @@ class Server:
     port: int
     transport: int
     outbound_proxy: str
+    local_ip: str = ""  # its carrier's proxy trunks address: pinged from it ("" = the main address)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class RegRow:
     auth_proxy: str
     expires: int
     contact_username: str
+    local_ip: str = ""  # its DDI provider's proxy trunks address: REGISTER sent from it ("" = main)
+    contact_host: str = ""  # address in the Contact ("" = the agent's contact host)
 
 
 # ----------------------------------------------------------------------------- database side
@@ -88,9 +92,27 @@ class Store:
             v = c.execute(select(config_version.c.version).where(config_version.c.id == 1)).scalar()
             return None if v is None else int(v)
 
-    def load(self) -> tuple[list[Server], list[RegRow], dict[int, str]]:
+    def load(self, main_host: str = "") -> tuple[list[Server], list[RegRow], dict[int, str]]:
+        """Carrier servers, registrations (with the proxy trunks address of their carrier / DDI
+        provider, spec 8.14.2) and the contact users kept in the status table. ``main_host``: the
+        agent's own address (a proxy trunks row with it uses the main socket and Contact)."""
         cs, r = ENTITY["CarrierServer"].table, ENTITY["DdiProviderRegistration"].table
+        ca, dp, pt = ENTITY["Carrier"].table, ENTITY["DdiProvider"].table, ENTITY["ProxyTrunk"].table
         with self.engine.connect() as c:
+            carrier_ip = {int(row.id): (row.ip or "").strip() for row in c.execute(
+                select(ca.c.id, pt.c.ip).select_from(ca.join(pt, pt.c.id == ca.c.proxyTrunkId)))}
+            provider_addr = {int(row.id): ((row.ip or "").strip(), (row.advertisedIp or "").strip())
+                             for row in c.execute(select(dp.c.id, pt.c.ip, pt.c.advertisedIp)
+                                                  .select_from(dp.join(pt, pt.c.id == dp.c.proxyTrunkId)))}
+
+            def socket_of(ip: str) -> str:
+                return "" if not ip or ip == main_host else ip
+
+            def contact_of(ip: str, advertised: str) -> str:
+                if advertised:
+                    return advertised
+                return "" if not ip or ip == main_host else ip
+
             servers = []
             for row in c.execute(select(cs).order_by(cs.c.id)):
                 host, port = (row.ip or row.hostname or "").strip(), int(row.port or 5060)
@@ -102,11 +124,15 @@ class Store:
                 if not host:
                     continue
                 servers.append(Server(int(row.id), host, port, int(row.transport or UDP),
-                                      (row.outboundProxy or "").strip()))
-            regs = [RegRow(int(row.id), row.username or "", (row.domain or "").strip(), (row.realm or "").strip(),
-                           row.authUsername or "", row.authPassword or "", (row.authProxy or "").strip(),
-                           int(row.expires or 0), (row.contactUsername or "").strip())
-                    for row in c.execute(select(r).order_by(r.c.id))]
+                                      (row.outboundProxy or "").strip(),
+                                      socket_of(carrier_ip.get(int(row.carrierId or 0), ""))))
+            regs = []
+            for row in c.execute(select(r).order_by(r.c.id)):
+                ip, advertised = provider_addr.get(int(row.ddiProviderId or 0), ("", ""))
+                regs.append(RegRow(int(row.id), row.username or "", (row.domain or "").strip(),
+                                   (row.realm or "").strip(), row.authUsername or "", row.authPassword or "",
+                                   (row.authProxy or "").strip(), int(row.expires or 0),
+                                   (row.contactUsername or "").strip(), socket_of(ip), contact_of(ip, advertised)))
             st = ddi_provider_registration_status
             users = {int(row.ddiProviderRegistrationId): str(row.contactUser)
                      for row in c.execute(select(st.c.ddiProviderRegistrationId, st.c.contactUser))}
@@ -149,8 +175,13 @@ class Store:
 class Pinger:
     def __init__(self, store: Store, settings: AgentSettings) -> None:
         self.store, self.settings = store, settings
-        self.udp = UdpTransport()
+        self.sockets = SocketPool()
         self.servers: list[Server] = []
+
+    @property
+    def udp(self) -> UdpTransport:
+        """The socket on the main address."""
+        return self.sockets.main
 
     async def ping(self, server: Server) -> int | None:
         """Status code of the final reply to one OPTIONS, None when there was none."""
@@ -159,18 +190,19 @@ class Pinger:
                 dest = sipmsg.parse_target(server.outbound_proxy)
             else:
                 dest = (server.host, server.port)
-            addr = await self.udp.resolve(*dest)
+            udp = await self.sockets.get(server.local_ip)  # its carrier's proxy trunks address
+            addr = await udp.resolve(*dest)
         except (OSError, ValueError) as e:
             log.warning("carrier server %s: cannot resolve %s (%s)", server.id, server.host, e)
             return None
         host = f"[{server.host}]" if ":" in server.host else server.host
         ruri = f"sip:{host}:{server.port}"
-        branch = self.udp.new_branch()
-        me = f"[{self.udp.host}]" if ":" in self.udp.host else self.udp.host
-        data = sipmsg.build_request("OPTIONS", ruri, via_host=me, via_port=self.udp.port, branch=branch,
-                                    from_uri=f"sip:ping@{me}:{self.udp.port}", from_tag=sipmsg.token(4),
+        branch = udp.new_branch()
+        me = f"[{udp.host}]" if ":" in udp.host else udp.host
+        data = sipmsg.build_request("OPTIONS", ruri, via_host=me, via_port=udp.port, branch=branch,
+                                    from_uri=f"sip:ping@{me}:{udp.port}", from_tag=sipmsg.token(4),
                                     to_uri=ruri, call_id=f"{sipmsg.token(10)}@polyvox-agent", cseq=1)
-        resp = await self.udp.transaction(data, branch, addr, self.settings.ping_timeout)
+        resp = await udp.transaction(data, branch, addr, self.settings.ping_timeout)
         return None if resp is None else resp.status
 
     async def round(self) -> dict[int, int | None]:
@@ -210,9 +242,14 @@ class RegistrationError(Exception):
 class Registrar:
     def __init__(self, store: Store, settings: AgentSettings, new_user: Callable[[], str] | None = None) -> None:
         self.store, self.settings = store, settings
-        self.udp = UdpTransport()
+        self.sockets = SocketPool()
         self.bindings: dict[int, Binding] = {}
         self.new_user = new_user or (lambda: "pv" + sipmsg.token(6))
+
+    @property
+    def udp(self) -> UdpTransport:
+        """The socket on the main address."""
+        return self.sockets.main
 
     async def sync(self, rows: list[RegRow], users: dict[int, str]) -> None:
         """Starts new registrations, restarts changed ones, unregisters removed ones."""
@@ -282,26 +319,28 @@ class Registrar:
         row = b.row
         if not row.domain or not row.username:
             raise RegistrationError("username and domain are required")
+        udp = await self.sockets.get(row.local_ip)  # its DDI provider's proxy trunks address
         try:
             target = sipmsg.parse_target(row.auth_proxy or row.domain)
-            addr = await self.udp.resolve(*target)
+            addr = await udp.resolve(*target)
         except (OSError, ValueError) as e:
             raise RegistrationError(f"cannot resolve registrar {row.auth_proxy or row.domain}: {e}") from e
         ruri = row.domain if row.domain.lower().startswith("sip:") else f"sip:{row.domain}"
         aor = f"sip:{row.username}@{ruri[4:]}"
-        chost = f"[{self.settings.contact_host}]" if ":" in self.settings.contact_host else self.settings.contact_host
+        contact_host = row.contact_host or self.settings.contact_host
+        chost = f"[{contact_host}]" if ":" in contact_host else contact_host
         contact_uri = f"sip:{b.contact_user}@{chost}:{self.settings.contact_port}"
-        me = f"[{self.udp.host}]" if ":" in self.udp.host else self.udp.host
+        me = f"[{udp.host}]" if ":" in udp.host else udp.host
         auth: str | None = None
         challenges = 0
         while True:
             b.cseq += 1
-            branch = self.udp.new_branch()
+            branch = udp.new_branch()
             extra = [f"Expires: {expires}"] + ([auth] if auth else [])
-            data = sipmsg.build_request("REGISTER", ruri, via_host=me, via_port=self.udp.port, branch=branch,
+            data = sipmsg.build_request("REGISTER", ruri, via_host=me, via_port=udp.port, branch=branch,
                                         from_uri=aor, from_tag=b.from_tag, to_uri=aor, call_id=b.call_id,
                                         cseq=b.cseq, extra=extra, contact=f"<{contact_uri}>")
-            resp = await self.udp.transaction(data, branch, addr, self.settings.register_timeout)
+            resp = await udp.transaction(data, branch, addr, self.settings.register_timeout)
             if resp is None:
                 raise RegistrationError(f"no reply from registrar {addr[0]}:{addr[1]}")
             code = resp.status
@@ -354,8 +393,8 @@ class Agent:
 
     async def run(self) -> None:
         await asyncio.to_thread(ensure, self.store.engine)
-        await self.pinger.udp.open(self.settings.host)
-        await self.registrar.udp.open(self.settings.host)
+        await self.pinger.sockets.open(self.settings.host)
+        await self.registrar.sockets.open(self.settings.host)
         log.info("trunks agent: pinging from %s:%s, registering from %s:%s (contact %s:%s)",
                  self.pinger.udp.host, self.pinger.udp.port, self.registrar.udp.host, self.registrar.udp.port,
                  self.settings.contact_host, self.settings.contact_port)
@@ -368,7 +407,7 @@ class Agent:
                 try:
                     v = await asyncio.to_thread(self.store.version)
                     if v != version:
-                        servers, regs, users = await asyncio.to_thread(self.store.load)
+                        servers, regs, users = await asyncio.to_thread(self.store.load, self.pinger.udp.host)
                         version = v
                         self.pinger.servers = servers
                         await self.registrar.sync(regs, users)
@@ -385,5 +424,5 @@ class Agent:
             if round_task is not None and not round_task.done():
                 round_task.cancel()
             await self.registrar.stop()
-            self.pinger.udp.close()
-            self.registrar.udp.close()
+            self.pinger.sockets.close()
+            self.registrar.sockets.close()

@@ -122,3 +122,42 @@ class UdpTransport:
             lines.append("Allow: OPTIONS")
         lines.append("Content-Length: 0")
         self.transport.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), addr)
+
+
+class SocketPool:
+    """One :class:`UdpTransport` per local address (spec 8.14.2 "Local socket", docs/sip-agent.md
+    §7): the main one (the agent's ``--host``) and, opened on first use, one on each proxy trunks
+    address a carrier or DDI provider signals from, each on a free port. An address this host
+    cannot bind (another host's, a typo) falls back to the main socket with a warning, as
+    proxy-trunks does for the addresses it does not listen on."""
+
+    def __init__(self) -> None:
+        self.main = UdpTransport()
+        self.extra: dict[str, UdpTransport] = {}
+        self._failed: set[str] = set()
+
+    async def open(self, host: str) -> None:
+        await self.main.open(host)
+
+    async def get(self, local_ip: str | None) -> UdpTransport:
+        """The socket bound to ``local_ip`` (None / "" / the main address: the main socket)."""
+        if not local_ip or local_ip == self.main.host or local_ip in self._failed:
+            return self.main
+        udp = self.extra.get(local_ip)
+        if udp is None:
+            udp = UdpTransport()
+            try:
+                await udp.open(local_ip)
+            except OSError as e:
+                self._failed.add(local_ip)
+                log.warning("cannot bind %s (%s): using the main address %s", local_ip, e, self.main.host)
+                return self.main
+            self.extra[local_ip] = udp
+            log.info("local socket %s:%s opened", udp.host, udp.port)
+        return udp
+
+    def close(self) -> None:
+        self.main.close()
+        for udp in self.extra.values():
+            udp.close()
+        self.extra.clear()

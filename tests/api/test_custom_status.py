@@ -16,7 +16,6 @@ from tests.api.test_custom_support import add, demo, row
 
 def _register(db: Engine, username: str, domain: str, contact: str, seconds: int = 300,
               received: str | None = None) -> None:
-    location.ensure(db)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     with db.begin() as c:
         c.execute(insert(location.location).values(

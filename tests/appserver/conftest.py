@@ -145,7 +145,6 @@ class World:
     def register(self, username: str, domain: str | None = None, *, expires: dt.datetime | None = None) -> None:
         from polyvox.db import location
 
-        location.ensure(self.engine)
         with self.engine.begin() as conn:
             conn.execute(location.location.insert().values(
                 ruid=f"r-{username}", username=username, domain=domain or self.domain,

@@ -26,7 +26,6 @@ WORKER = "127.0.0.1:6060"
 
 
 def publish(world: World, snap: Snapshot) -> list[dict[str, Any]]:
-    appserver_active_calls.create(world.engine, checkfirst=True)
     p = Publisher(world.engine, WORKER)
     p.publish(snap)
     p.pool.submit(lambda: None).result(10)  # the write is done

@@ -22,7 +22,6 @@ from sqlalchemy import Engine, insert, select
 from polyvox.db.cdr import kam_trunks_cdrs
 from polyvox.db.model import ENTITY
 from polyvox.workers.notify import SmtpSettings
-from polyvox.workers.tables import create_tables
 from tests.api.conftest import api, tokens  # noqa: F401 (API fixtures for test_api.py)
 from tests.api.test_custom_support import add, demo
 
@@ -31,7 +30,7 @@ UTC = dt.UTC
 
 @pytest.fixture()
 def bdb(db: Engine) -> Engine:
-    create_tables(db)
+    """The migrated test database (migration 0002 created the worker's tables)."""
     return db
 
 

@@ -86,7 +86,6 @@ class Edge:
 @pytest.fixture(scope="module")
 def edge(platform: Platform) -> Iterator[Edge]:
     """Second proxy-users (same database and rtpengine) whose proxy-trunks address is a test UA."""
-    location.ensure(platform.engine)
     trunks = UA("trunks", "127.0.0.1", platform.proxy)
     port = free_port()
     kw: dict[str, Any] = {"port": port, "home": platform.tmp / f"home-edge-{port}"}

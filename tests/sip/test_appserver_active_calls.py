@@ -31,8 +31,7 @@ SECRET = "test-secret-for-polyvox-api-tests-0123456789"
 
 @pytest.fixture(scope="module")
 def as_active(platform: Platform, trunks_platform: Trunks) -> Iterator[AppServers]:
-    """A worker of its own, started once the table exists (the lead's migration 0002 creates it)."""
-    appserver_active_calls.create(platform.engine, checkfirst=True)
+    """A worker of its own (publishing into ``appserver_active_calls``, created by migration 0002)."""
     a = AppServers(platform, trunks_platform)
     try:
         a.start(1)

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 
 from polyvox.db.model import ENTITY
 from polyvox.workers.billing import bill_pending
-from polyvox.workers.tables import billing_usage_days, create_tables
+from polyvox.workers.tables import billing_usage_days
 from tests.billing.conftest import Smtp, body_of, smtp  # noqa: F401 (the loopback SMTP server fixture)
 from tests.sip.conftest import Trunks
 from tests.sip.test_trunks import SPAIN_OUT, Data, as_ua, call_out, cdrs, finish
@@ -51,7 +51,6 @@ def _plan(d: Data, prefix: str, per_minute: str, fee: str, increment: str, compa
 def test_real_call_is_billed_with_the_exact_price(trunks: Trunks, bdata: Data) -> None:
     data = bdata
     engine = trunks.pf.engine
-    create_tables(engine)
     bill_pending(engine, send_mail=False)  # records of earlier tests of the session: billed now, as they were
     asrv = as_ua(data)
     carrier_ua = trunks.ua("carrier")
@@ -107,7 +106,6 @@ def test_prepaid_running_call_is_debited_and_hung_up_at_zero_balance(trunks: Tru
 
     data = bdata
     engine = trunks.pf.engine
-    create_tables(engine)
     bill_pending(engine, send_mail=False)  # records of earlier tests of the session: billed now, as they were
     co = ENTITY["Company"].table
     with engine.connect() as c:
@@ -196,7 +194,6 @@ def test_max_daily_usage_reached_hangs_up_every_call_of_a_postpaid_client(trunks
 
     data = bdata
     engine = trunks.pf.engine
-    create_tables(engine)
     bill_pending(engine, send_mail=False)  # records of earlier tests of the session: billed now, as they were
     co, ud = ENTITY["Company"].table, billing_usage_days
     with engine.connect() as c:
@@ -303,7 +300,6 @@ def test_pseudo_prepaid_call_refused_at_zero_balance_passes_after_api_top_up(tru
 
     data = bdata
     engine = trunks.pf.engine
-    create_tables(engine)
     bill_pending(engine, send_mail=False)  # records of earlier tests of the session: billed now, as they were
     co, bm = ENTITY["Company"].table, ENTITY["BalanceMovement"].table
     with engine.connect() as c:

@@ -194,10 +194,8 @@ def _rating_plan(data: Data, prefix: str) -> int:
 def test_spec_7_external_call_is_billed_and_refused_without_rating_plan(qs: QS) -> None:
     from polyvox.workers.billing import bill_pending
     from polyvox.workers.runner import Worker
-    from polyvox.workers.tables import create_tables
 
     pf, data, engine = qs.pf, qs.data, qs.pf.engine
-    create_tables(engine)
     bill_pending(engine, send_mail=False)  # call records of earlier tests: billed now, as they were
     co, bc_t = ENTITY["Company"].table, ENTITY["BillableCall"].table
     with engine.connect() as c:

@@ -74,7 +74,6 @@ def _start(pf: Platform, settings: Any, log: str, env: dict[str, str] | None = N
 @pytest.fixture(scope="module")
 def chain(platform: Platform) -> Iterator[Chain]:
     pf = platform
-    location.ensure(pf.engine)
     users_port, trunks_port = free_port(), free_port()
     home = pf.tmp / f"home-chain-{users_port}"
     kw: dict[str, Any] = {"port": users_port, "home": home}

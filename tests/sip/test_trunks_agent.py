@@ -24,7 +24,7 @@ from polyvox.api.app import create_app
 from polyvox.db.model import ENTITY
 from polyvox.sip.agent import inactive_carrier_servers
 from polyvox.sip.agent.agent import is_alive
-from polyvox.sip.agent.tables import carrier_server_status, ddi_provider_registration_status, ensure
+from polyvox.sip.agent.tables import carrier_server_status, ddi_provider_registration_status
 from tests.api.conftest import SECRET, Api
 from tests.sip.conftest import Proc, free_port
 from tests.sip.ua import UA, Message, rand
@@ -34,7 +34,6 @@ WAIT = 40.0  # generous: the machine is loaded
 
 @pytest.fixture()
 def brand(db: Engine) -> Iterator[tuple[Api, str]]:
-    ensure(db)
     with TestClient(create_app(db, SECRET)) as client:
         api = Api(client)
         yield api, api.login("brand", "demo", "changeme")

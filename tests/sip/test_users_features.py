@@ -49,7 +49,6 @@ def _t(name: str) -> Any:
 
 @pytest.fixture(scope="module")
 def fx(platform: Platform) -> Iterator[Edge]:
-    location.ensure(platform.engine)
     trunks = UA("trunks", "127.0.0.1", platform.proxy)
     port = free_port()
     settings = platform.settings.with_(port=port, home=platform.tmp / f"home-feat-{port}", ban_threshold=3,

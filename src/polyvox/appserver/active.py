@@ -41,7 +41,6 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
-    inspect,
     select,
 )
 
@@ -297,37 +296,12 @@ class Publisher:
         self._lock = threading.Lock()
         self._pending: dict[str, Snapshot] = {}
         self._serial = itertools.count(1)
-        self._ready = False  # the table exists (checked again every RECHECK seconds while it does not)
-        self._checked = 0.0
-
-    RECHECK = 5.0
-
-    def ready(self) -> bool:
-        """The table exists (a database not migrated yet: nothing is published, once logged)."""
-        if self._ready:
-            return True
-        now = time.monotonic()
-        if self._checked and now - self._checked < self.RECHECK:
-            return False
-        first = not self._checked
-        self._checked = now
-        try:
-            self._ready = inspect(self.engine).has_table(appserver_active_calls.name)
-        except Exception:
-            log.exception("active calls: cannot inspect the database")
-            return False
-        if not self._ready and first:
-            log.warning("active calls: table %s missing (database not migrated): not published",
-                        appserver_active_calls.name)
-        return self._ready
 
     def session_key(self) -> str:
         return str(next(self._serial))
 
     def start(self) -> None:
         """Deletes the rows a previous process on this address left (blocking, before any call)."""
-        if not self.ready():
-            return
         try:
             with self.engine.begin() as conn:
                 conn.execute(delete(appserver_active_calls).where(appserver_active_calls.c.worker == self.worker))
@@ -346,7 +320,7 @@ class Publisher:
     def _flush(self, session: str) -> None:
         with self._lock:
             snap = self._pending.pop(session, None)
-        if snap is None or not self.ready():
+        if snap is None:
             return
         try:
             rows = self.resolver.rows(self.worker, snap)
@@ -361,5 +335,4 @@ class Publisher:
     def close(self) -> None:
         """Writes what is pending, then deletes every row of this worker."""
         self.pool.shutdown(wait=True, cancel_futures=False)
-        if self._ready:
-            self.start()
+        self.start()

@@ -1,6 +1,7 @@
 """Read side of the application server's dialplan, with a per-process cache.
 
-Same pattern as :mod:`polyvox.sip.repository`: lookups are read lazily from the database
+Same pattern (and same :class:`polyvox.db.readcache.VersionedCache`) as
+:mod:`polyvox.sip.repository`: lookups are read lazily from the database
 (SQLAlchemy Core, SQLite or PostgreSQL), turned into plain values (rows as dictionaries, or the
 domain engines' dataclasses) and kept in a per-process dictionary, negative answers included.
 :meth:`AppRepository.begin_call` is called once per new call (``Dialplan.script``/``transfer``):
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import DBAPIError
 
+from polyvox.db.readcache import VersionedCache
 from polyvox.domain.callflow import (
     AclPolicy,
     Calendar,
@@ -75,10 +77,8 @@ class AppRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._conn: Connection | None = None
-        self._cache: dict[tuple[Any, ...], Any] = {}
-        self.version: int | None = None
-        self._location_ready = False
         self.stats = {"version_reads": 0, "queries": 0, "invalidations": 0, "writes": 0}
+        self._cache = VersionedCache(MAX_ENTRIES, stats=self.stats)
 
     # ----- connection and cache control
     @property
@@ -114,30 +114,20 @@ class AppRepository:
         v = self._exec(select(func.max(config_version.c.version))).scalar()
         return int(v or 0)
 
+    @property
+    def version(self) -> int | None:
+        """The ``config_version`` the cached values belong to (``None`` before the first read)."""
+        return self._cache.version
+
     def begin_call(self) -> None:
         """Once per new call: drop the cache when ``config_version`` changed."""
-        v = self.read_version()
-        if v != self.version:
-            if self.version is not None:
-                self.stats["invalidations"] += 1
-            self._cache.clear()
-            self.version = v
+        self._cache.refresh(self.read_version)
 
     def invalidate(self) -> None:
-        self._cache.clear()
-        self.version = None
+        self._cache.invalidate()
 
     def _cached(self, key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
-        try:
-            return self._cache[key]
-        except KeyError:
-            pass
-        if len(self._cache) >= MAX_ENTRIES:
-            self._cache.clear()
-        self.stats["queries"] += 1
-        value = load()
-        self._cache[key] = value
-        return value
+        return self._cache.cached(key, load)
 
     def _by_id(self, entity: str, ident: int | None) -> dict[str, Any] | None:
         if ident is None:
@@ -514,13 +504,8 @@ class AppRepository:
 
     def registered(self, username: str, domain: str | None, now: dt.datetime) -> bool:
         """Whether ``username@domain`` has an unexpired registration (``kam_users_location``)."""
-        from polyvox.db import location
+        from polyvox.db.location import location as loc
 
-        if not self._location_ready:
-            with contextlib.suppress(Exception):
-                location.ensure(self.engine)
-            self._location_ready = True
-        loc = location.location
         naive = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
         where = (loc.c.username == username) & (loc.c.expires > naive)
         if domain:

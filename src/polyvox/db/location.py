@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, DateTime, Engine, Float, Index, Integer, String, Table
+from sqlalchemy import Column, DateTime, Float, Index, Integer, String, Table
 
 from polyvox.db.model import metadata
 
@@ -50,11 +50,6 @@ location = Table(
     Index("ix_kam_users_location_account", "username", "domain"),
     Index("ix_kam_users_location_expires", "expires"),
 )
-
-
-def ensure(engine: Engine) -> None:
-    """Creates the table if missing (idempotent; the migration creates it in production)."""
-    location.create(engine, checkfirst=True)
 
 
 def signed32(v: int) -> int:

@@ -14,8 +14,9 @@ initial request (REGISTER, INVITE... never for retransmissions, in-dialog reques
 - ``check_interval > 0``: it is read at most once every ``check_interval`` seconds per process,
   so a change may take that long to be seen by a given worker.
 
-The engine is created lazily in the process that uses it (never inherited through Kamailio's
-fork).
+The cache itself is :class:`polyvox.db.readcache.VersionedCache` (shared with the application
+server's repository). The engine is created lazily in the process that uses it (never inherited
+through Kamailio's fork).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, create_engine, func, select
 from sqlalchemy.exc import DBAPIError
 
+from polyvox.db.readcache import VersionedCache
 from polyvox.sip.dispatch import AppServer, parse_host_port
 
 MAX_ENTRIES = 100_000
@@ -189,18 +191,13 @@ class Repository:
     def __init__(self, url: str, *, check_interval: float = 0.0, default_as_port: int = 6060,
                  clock: Callable[[], float] = time.monotonic, engine: Engine | None = None) -> None:
         self.url = url
-        self.check_interval = check_interval
         self.default_as_port = default_as_port
-        self.clock = clock
         self.t = t = _tables()
         self._engine = engine
         self._pid = os.getpid() if engine is not None else 0
         self._conn: Connection | None = None
-        self._location_ready = False
-        self._cache: dict[tuple[Any, ...], Any] = {}
-        self.version: int | None = None
-        self._checked_at = float("-inf")
         self.stats = {"version_reads": 0, "queries": 0, "invalidations": 0}
+        self._cache = VersionedCache(MAX_ENTRIES, check_interval=check_interval, clock=clock, stats=self.stats)
         # statements built once (SQLAlchemy then reuses their compiled form)
         d, te, u, c, a, r = t["domain"], t["terminal"], t["user"], t["company"], t["app_server"], t["rtpengine"]
         self._q_domain = (select(d.c.id, d.c.domain, d.c.brandId, d.c.companyId)
@@ -270,34 +267,28 @@ class Repository:
                     raise
         return 0
 
+    @property
+    def version(self) -> int | None:
+        """The ``config_version`` the cached values belong to (``None`` before the first read)."""
+        return self._cache.version
+
+    @property
+    def check_interval(self) -> float:
+        return self._cache.check_interval
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._cache.clock
+
     def begin_request(self) -> None:
         """Called once per initial request: drops the caches if the configuration changed."""
-        now = self.clock()
-        if self.check_interval > 0 and now - self._checked_at < self.check_interval:
-            return
-        self._checked_at = now
-        v = self.read_version()
-        if v != self.version:
-            if self.version is not None:
-                self.stats["invalidations"] += 1
-            self._cache.clear()
-            self.version = v
+        self._cache.refresh(self.read_version)
 
     def invalidate(self) -> None:
-        self._cache.clear()
-        self.version = None
+        self._cache.invalidate()
 
     def _cached(self, key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
-        try:
-            return self._cache[key]
-        except KeyError:
-            pass
-        if len(self._cache) >= MAX_ENTRIES:
-            self._cache.clear()
-        self.stats["queries"] += 1
-        value = load()
-        self._cache[key] = value
-        return value
+        return self._cache.cached(key, load)
 
     # ----- lookups
     def domain(self, name: str) -> Domain | None:
@@ -643,10 +634,6 @@ class Repository:
     def _location(self) -> Any:
         from polyvox.db import location
 
-        if not self._location_ready:
-            with contextlib.suppress(Exception):
-                location.ensure(self.engine)
-            self._location_ready = True
         return location.location
 
     def store_contacts(self, username: str, domain: str, contacts: list[dict[str, Any]]) -> None:

@@ -18,10 +18,8 @@ def main(settings: Any) -> int:
     """Run the worker role until SIGTERM/SIGINT (``settings``: :class:`polyvox.config.Settings`)."""
     from polyvox.db.engine import make_engine
     from polyvox.workers.runner import WorkerOptions, run_forever
-    from polyvox.workers.tables import create_tables
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
-    engine = make_engine(settings.database_url)
-    create_tables(engine)
+    engine = make_engine(settings.database_url)  # migrated first (``polyvox up`` / ``polyvox db upgrade``)
     interval = float(os.environ.get("POLYVOX_WORKER_INTERVAL", "1"))
     return run_forever(engine, settings, WorkerOptions(interval=interval))

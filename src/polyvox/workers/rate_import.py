@@ -56,10 +56,6 @@ destination_rate_imports = Table(
 )
 
 
-def ensure(engine: Engine) -> None:
-    destination_rate_imports.create(engine, checkfirst=True)
-
-
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
@@ -401,7 +397,6 @@ def main() -> None:  # pragma: no cover - thin loop around run_pending
 
     logging.basicConfig(level=logging.INFO)
     engine = make_engine(os.environ.get("POLYVOX_DATABASE_URL") or config.load().database_url)
-    ensure(engine)
     poll = float(os.environ.get("POLYVOX_WORKER_POLL", "2"))
     while True:
         try:

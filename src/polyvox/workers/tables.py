@@ -12,8 +12,8 @@
 * ``billing_mail_outbox`` — e-mails queued in the transaction that decided them and sent after
   commit (retried on SMTP failures), so a notification is neither lost nor duplicated by a crash.
 
-The integrator imports this module from ``polyvox.db.model`` and generates the migration; until
-then :func:`create_tables` creates them (``checkfirst``).
+``polyvox.db.model`` imports this module; migration 0002 creates the tables (the worker role
+relies on ``polyvox db upgrade`` / ``polyvox up``, which migrate first).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.engine import Engine
 
 from polyvox.db.model import metadata
 
@@ -82,12 +81,3 @@ billing_mail_outbox = Table(
 )
 
 TABLES = (billing_cdr_claims, billing_prepaid_debits, billing_usage_days, billing_mail_outbox)
-
-
-def create_tables(engine: Engine) -> None:
-    """Create the worker's tables and ``kam_trunks_cdrs`` when the migration does not have them yet."""
-    from polyvox.db.cdr import kam_trunks_cdrs
-
-    kam_trunks_cdrs.create(engine, checkfirst=True)
-    for table in TABLES:
-        table.create(engine, checkfirst=True)

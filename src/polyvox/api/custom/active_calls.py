@@ -66,8 +66,8 @@ def _as_entries(db: Engine, brand: int | None, company: int | None) -> list[dict
     try:
         with db.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(sel)]
-    except SQLAlchemyError:
-        return []  # database not migrated yet: no application server entries
+    except SQLAlchemyError as e:
+        raise ApiError(503, f"Active calls are not available: {e.__class__.__name__}") from e
     out = []
     for r in rows:
         out.append({"source": "appserver", "callId": r["callId"], "direction": r["direction"], "state": r["state"],

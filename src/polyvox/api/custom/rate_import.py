@@ -51,11 +51,6 @@ def register(api: LevelApi, add: Add) -> None:
     _progress(api, add, res)
 
 
-def _ensure(api: LevelApi) -> None:
-    """The progress table (until the integrator's migration creates it; one cheap check per upload)."""
-    job.ensure(api.db)
-
-
 def _start(api: LevelApi, group_id: int) -> None:
     """Runs the import now, in the background (the worker role picks it up too if this process dies)."""
     threading.Thread(target=job.run_import, args=(api.db, group_id), name=f"rate-import-{group_id}",
@@ -75,8 +70,6 @@ def _write(api: LevelApi, res: Resource, create: bool) -> Any:
         except job.ArgumentsError as e:
             raise invalid(e.field, str(e)) from e
         fmt = _format(request, allow_csv=False)
-        if uploads:
-            _ensure(api)
 
         def do(c: Connection) -> dict[str, Any]:
             check_privilege(c, p, res, "create" if create else "update")

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from polyvox.db.model import ENTITY, config_version
 from polyvox.sip.agent import sipmsg
-from polyvox.sip.agent.tables import carrier_server_status, ddi_provider_registration_status, ensure
+from polyvox.sip.agent.tables import carrier_server_status, ddi_provider_registration_status
 from polyvox.sip.agent.transport import SocketPool, UdpTransport
 
 log = logging.getLogger("polyvox.sip.agent")
@@ -392,7 +392,6 @@ class Agent:
         self._stopping.set()
 
     async def run(self) -> None:
-        await asyncio.to_thread(ensure, self.store.engine)
         await self.pinger.sockets.open(self.settings.host)
         await self.registrar.sockets.open(self.settings.host)
         log.info("trunks agent: pinging from %s:%s, registering from %s:%s (contact %s:%s)",

@@ -1,13 +1,13 @@
 """State written by the trunks agent, read by proxy-trunks and the API.
 
-Defined on the model's ``metadata`` (the integrator imports this module from
-``polyvox.db.model`` and adds the migration; until then :func:`ensure` creates the tables).
+Defined on the model's ``metadata`` (``polyvox.db.model`` imports this module; migration 0002
+creates the tables: the agent relies on ``polyvox db upgrade`` / ``polyvox up``, which migrate first).
 No foreign keys: the agent removes the rows of deleted carrier servers / registrations itself.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Engine, Integer, String, Table, select
+from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, select
 from sqlalchemy.engine import Connection
 
 from polyvox.db.model import metadata
@@ -34,20 +34,16 @@ ddi_provider_registration_status = Table(
 )
 
 
-def ensure(engine: Engine) -> None:
-    carrier_server_status.create(engine, checkfirst=True)
-    ddi_provider_registration_status.create(engine, checkfirst=True)
-
-
 def inactive_carrier_servers(conn: Connection) -> set[int]:
     """Carrier servers whose last OPTIONS ping got no valid reply (proxy-trunks skips them).
 
-    A server never pinged yet is not inactive. Returns an empty set when the table does not
-    exist yet (the agent never ran); on PostgreSQL call it on an autocommit connection (as
-    ``TrunksRepository`` does) so that this failure cannot abort a caller's transaction."""
+    A server never pinged yet is not inactive. A database error reads as "nothing inactive"
+    (the health state must never stop calls: proxy-trunks then tries every server); on PostgreSQL
+    call it on an autocommit connection (as ``TrunksRepository`` does) so that such a failure
+    cannot abort a caller's transaction."""
     try:
         rows = conn.execute(select(carrier_server_status.c.carrierServerId)
                             .where(carrier_server_status.c.active.is_(False))).scalars()
         return {int(r) for r in rows}
-    except Exception:  # table missing: nothing is inactive
+    except Exception:  # database unavailable: nothing is inactive
         return set()

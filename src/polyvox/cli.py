@@ -36,7 +36,8 @@ def cmd_db_upgrade(settings: config.Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare(settings: config.Settings, demo: bool) -> dict[str, Any]:
+def _prepare(settings: config.Settings, demo: bool, host: str | None = None,
+             rtpengine: str | None = None) -> dict[str, Any]:
     from polyvox.db import seed
     from polyvox.db.engine import make_engine, upgrade
 
@@ -44,7 +45,8 @@ def _prepare(settings: config.Settings, demo: bool) -> dict[str, Any]:
     engine = make_engine(settings.database_url)
     try:
         with engine.begin() as conn:
-            return seed.first_start(conn, demo=demo, host=settings.api_host)
+            return seed.first_start(conn, demo=demo, host=host or settings.api_host,
+                                    rtpengine=rtpengine or "udp:127.0.0.1:22222")
     finally:
         engine.dispose()
 
@@ -104,10 +106,63 @@ class Supervisor:
         self.stopping = True
 
 
+def _busy_ports(checks: list[tuple[str, str, int, str]]) -> list[str]:
+    """``(kind tcp|udp, host, port, what)`` that cannot be bound now, as messages."""
+    import socket
+
+    out = []
+    for kind, host, port, what in checks:
+        if port <= 0:
+            continue
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
+        try:
+            if kind == "tcp":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+        except OSError as e:
+            out.append(f"{kind.upper()} {host}:{port} ({what}) is not available: {e.strerror}")
+        finally:
+            sock.close()
+    return out
+
+
+def _role_ports(settings: config.Settings, host: str, port: int, with_sip: bool) -> list[tuple[str, str, int, str]]:
+    checks = [("tcp", host, port, "API, POLYVOX_API_PORT or --port")]
+    if not with_sip:
+        return checks
+    from polyvox.sip import cli as sip_cli
+
+    ps = sip_cli.proxy_settings(settings, host=host)
+    ts = sip_cli.proxy_settings(settings, host=host, role="proxy-trunks")
+    aps = sip_cli.appserver_settings(settings, host=host)
+    rs = sip_cli.rtpengine_settings(settings, host=host)
+    checks += [("udp", ps.host, ps.port, "proxy-users, POLYVOX_SIP_USERS_PORT"),
+               ("tcp", ps.host, ps.port, "proxy-users, POLYVOX_SIP_USERS_PORT"),
+               ("tcp", ps.host, ps.tls_port, "proxy-users TLS, POLYVOX_SIP_TLS_PORT"),
+               ("tcp", ps.host, ps.ws_port, "proxy-users WS, POLYVOX_SIP_WS_PORT"),
+               ("tcp", ps.host, ps.wss_port, "proxy-users WSS, POLYVOX_SIP_WSS_PORT"),
+               ("udp", ts.host, ts.port, "proxy-trunks, POLYVOX_SIP_TRUNKS_PORT")]
+    checks += [("udp", aps.host, aps.port + i, "application server, POLYVOX_AS_PORT")
+               for i in range(max(1, aps.workers))]
+    ng_host, _, ng_port = rs.ng_listen.rpartition(":")
+    checks.append(("udp", ng_host or "127.0.0.1", int(ng_port), "rtpengine NG, POLYVOX_RTPENGINE_NG"))
+    return checks
+
+
 def cmd_up(settings: config.Settings, args: argparse.Namespace) -> int:
-    info = _prepare(settings, demo=not args.no_demo)
-    _secret(settings)
     host, port = args.host or settings.api_host, args.port or settings.api_port
+    # a port held by another program would make its role restart forever: refuse to start instead
+    busy = _busy_ports(_role_ports(settings, host, port, not args.no_sip))
+    if busy:
+        for line in busy:
+            print(f"polyvox up: {line}", file=sys.stderr)
+        print("polyvox up: stop the program holding it or move the role with the variable named", file=sys.stderr)
+        return 1
+    sip_host = os.environ.get("POLYVOX_SIP_HOST") or host
+    ng = os.environ.get("POLYVOX_RTPENGINE_NG") or "127.0.0.1:22222"
+    info = _prepare(settings, demo=not args.no_demo, host=sip_host, rtpengine=f"udp:{ng}")
+    _secret(settings)
     env_db = settings.database_url
     os.environ["POLYVOX_DATABASE_URL"] = env_db
     os.environ["POLYVOX_HOME"] = str(settings.home)

@@ -10,9 +10,6 @@ its anti brute-force, IP filter and anti-flood code calls) and only read through
 - brand level ``DELETE /banned_addresses/antibruteforce/{id}`` unblocks a brute-force source
   ("You can unblock any source using green flag button"): the row goes, ``config_version`` is
   bumped, and proxy-users lifts the ban at the next request (docs/sip.md §10.12).
-
-Tests marked ``xfail(strict=True)`` describe spec behaviour the API does not have yet (see the
-reasons); they start failing as soon as it is implemented, so the marker must then be removed.
 """
 
 from __future__ import annotations

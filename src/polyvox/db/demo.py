@@ -29,7 +29,7 @@ def credentials(host: str) -> list[str]:
     ]
 
 
-def load(conn: Connection, host: str = "127.0.0.1") -> list[str]:
+def load(conn: Connection, host: str = "127.0.0.1", rtpengine: str = "udp:127.0.0.1:22222") -> list[str]:
     lang_en = find(conn, "Language", iden="en")
     eur = find(conn, "Currency", iden="EUR")
     madrid = find(conn, "Timezone", tz="Europe/Madrid")
@@ -45,7 +45,7 @@ def load(conn: Connection, host: str = "127.0.0.1") -> list[str]:
     conn.execute(ENTITY["ApplicationServerSetRelApplicationServer"].table.insert().values(
         applicationServerSetId=app_set, applicationServerId=as001))
     relay_set = insert(conn, "MediaRelaySet", name="default", description="Standalone media relays")
-    insert(conn, "Rtpengine", mediaRelaySet=relay_set, url="udp:127.0.0.1:22222", weight=1, disabled=False,
+    insert(conn, "Rtpengine", mediaRelaySet=relay_set, url=rtpengine, weight=1, disabled=False,
            description="standalone rtpengine")
 
     create_admin(conn, ADMIN[0], ADMIN[1], name="Global", lastname="Operator")

@@ -89,8 +89,11 @@ def load_public_entities(conn: Connection) -> None:
                    name={"en": name, "es": name, "ca": name, "it": name, "eu": name})
 
 
-def first_start(conn: Connection, demo: bool = True, host: str = "127.0.0.1") -> dict[str, Any]:
-    """Load reference data (and demo data) when the database is new. Idempotent."""
+def first_start(conn: Connection, demo: bool = True, host: str = "127.0.0.1",
+                rtpengine: str = "udp:127.0.0.1:22222") -> dict[str, Any]:
+    """Load reference data (and demo data) when the database is new. Idempotent. ``host`` is the
+    standalone SIP address written in the demo rows (proxies, app server, SIP domain),
+    ``rtpengine`` the NG url of the demo media relay."""
     from polyvox.db import demo as demo_data
     from polyvox.db import reference
 
@@ -99,7 +102,7 @@ def first_start(conn: Connection, demo: bool = True, host: str = "127.0.0.1") ->
         reference.load(conn)
         load_public_entities(conn)
         if demo:
-            info["demo"] = demo_data.load(conn, host=host)
+            info["demo"] = demo_data.load(conn, host=host, rtpengine=rtpengine)
     elif demo and find(conn, "Brand", name="DemoBrand") is not None:
         info["demo"] = demo_data.credentials(host)
     return info

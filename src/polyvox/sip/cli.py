@@ -149,8 +149,11 @@ def roles(settings: config.Settings, host: str) -> tuple[list[Role], list[str]]:
         warnings.append("rtpengine not installed (apt-get install rtpengine-daemon): no media relay")
     if render.kamailio_binary():
         ps = proxy_settings(settings, host=host)
+        extra = ", ".join(f"{name} {p}" for name, p in (("TLS", ps.tls_port), ("WS", ps.ws_port),
+                                                          ("WSS", ps.wss_port)) if p)
         out.append(Role("proxy-users", [*py, "sip", "proxy-users", "--host", ps.host],
-                        f"proxy-users:     sip:{ps.host}:{ps.port} (UDP/TCP), run dir {ps.rundir}"))
+                        f"proxy-users:     sip:{ps.host}:{ps.port} (UDP/TCP{', ' + extra if extra else ''}), "
+                        f"run dir {ps.rundir}"))
         ts = proxy_settings(settings, host=host, role="proxy-trunks")
         out.append(Role("proxy-trunks", [*py, "sip", "proxy-trunks", "--host", ts.host],
                         f"proxy-trunks:    sip:{ts.host}:{ts.port} (UDP/TCP), run dir {ts.rundir}"))

@@ -25,11 +25,12 @@ import contextlib
 import datetime as dt
 import os
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from polyvox.db.readcache import VersionedCache
@@ -620,15 +621,20 @@ class Repository:
         """Inserts or refreshes the ``banned_addresses`` row of (ip, blocker) so the API lists it."""
         b = self.t["banned"]
         now = utcnow()
+        aor = aor[:300]
+        values = {"lastTimeBanned": now, "description": description[:100], "brandId": brand_id,
+                  "companyId": company_id}
+        # Several Kamailio workers may ban the same source at the same moment: one row per
+        # (ip, blocker, aor) whatever the interleaving. UPDATE first (on SQLite it takes the
+        # database's write lock, so a concurrent ban waits and then finds the row); on PostgreSQL
+        # a transaction-scoped advisory lock on the key serialises the bans of one source.
         with self.engine.begin() as conn:
-            rid = conn.execute(select(b.c.id).where(b.c.ip == ip, b.c.blocker == blocker, b.c.aor == aor)
-                               .limit(1)).scalar()
-            values = {"lastTimeBanned": now, "description": description[:100], "brandId": brand_id,
-                      "companyId": company_id}
-            if rid is None:
-                conn.execute(b.insert().values(ip=ip, aor=aor[:300], blocker=blocker, **values))
-            else:
-                conn.execute(b.update().where(b.c.id == rid).values(**values))
+            if conn.dialect.name == "postgresql":
+                key = zlib.crc32(f"{ip}|{blocker}|{aor}".encode()) - (1 << 31)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            where = (b.c.ip == ip) & (b.c.blocker == blocker) & (b.c.aor == aor)
+            if conn.execute(b.update().where(where).values(**values)).rowcount == 0:
+                conn.execute(b.insert().values(ip=ip, aor=aor, blocker=blocker, **values))
 
     # ----- registrations (kam_users_location, see polyvox.db.location)
     def _location(self) -> Any:

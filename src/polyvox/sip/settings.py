@@ -94,6 +94,7 @@ def from_env(home: Path, database_url: str, host: str = "127.0.0.1") -> ProxySet
         shm_mb=int(env("POLYVOX_SIP_SHM_MB", "256")),
         debug=int(env("POLYVOX_SIP_DEBUG", "2")),
         version_check_interval=float(env("POLYVOX_SIP_VERSION_CHECK_INTERVAL", "0")),
+        as_default_port=int(env("POLYVOX_AS_PORT", "6060")),  # app servers rows without a port
         as_timeout_ms=int(env("POLYVOX_SIP_AS_TIMEOUT_MS", "2000")),
         as_down_seconds=int(env("POLYVOX_SIP_AS_DOWN_SECONDS", "30")),
         ban_threshold=int(env("POLYVOX_SIP_BAN_THRESHOLD", "100")),

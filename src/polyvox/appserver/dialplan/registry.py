@@ -12,7 +12,7 @@ proxy-users and migrates them to ``UsersCdrs``):
 
 ``owner`` is the involved party's own number (the user's extension, the friend's name),
 ``caller`` / ``callee`` are the numbers of the call as that party sees them, ``duration`` the
-seconds of conversation (0 when unanswered). See docs/appserver-dialplan.md §9.
+seconds of conversation (0 when unanswered). See docs/appserver-dialplan.md §13.
 """
 
 from __future__ import annotations

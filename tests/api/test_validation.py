@@ -398,3 +398,20 @@ def test_brand_lists_only_its_proxy_trunks_and_new_brands_get_the_main_one(
     brand = mod_factory.create("platform", "Brand")["id"]
     assert mod_api.get("platform", f"/brands/{brand}", god).json()["proxyTrunks"] == [main]
     mod_api.delete("platform", f"/proxy_trunks/{unassigned}", god)
+
+
+def test_a_brand_keeps_at_least_one_proxy_trunks_address(mod_api: Api, mod_factory: Factory,
+                                                         mod_tokens: dict[str, str]) -> None:
+    """Spec 8.14.2: "each brand must have at least one address"."""
+    god = mod_tokens["platform"]
+    brand = mod_factory.create("platform", "Brand")["id"]
+    [main] = mod_api.get("platform", f"/brands/{brand}", god).json()["proxyTrunks"]
+    r = mod_api.put("platform", f"/brands/{brand}", god, {"proxyTrunks": []})
+    assert r.status_code == 400 and "proxyTrunks" in r.text, r.text
+    rels = mod_api.get("platform", "/proxy_trunks_rel_brands", god, params={"brand": brand}).json()
+    assert [x["proxyTrunk"] for x in rels] == [main]
+    r = mod_api.delete("platform", f"/proxy_trunks_rel_brands/{rels[0]['id']}", god)
+    assert r.status_code == 400 and "at least one" in r.text, r.text
+    spare = mod_factory.create("platform", "ProxyTrunk")["id"]
+    assert mod_api.put("platform", f"/brands/{brand}", god, {"proxyTrunks": [spare]}).status_code == 200
+    assert mod_api.get("platform", f"/brands/{brand}", god).json()["proxyTrunks"] == [spare]

@@ -245,6 +245,18 @@ def _proxy_trunk_in_use(conn: Connection, trunk: int, brand: int | None) -> None
 
 DELETE_GUARDS.setdefault("ProxyTrunksRelBrand", []).append(
     lambda conn, row: _proxy_trunk_in_use(conn, row.proxyTrunkId, row.brandId))
+
+
+def _last_proxy_trunk_guard(conn: Connection, row: Any) -> None:
+    """Spec 8.14.2: each brand keeps at least one proxy trunks address."""
+    rel = _t("ProxyTrunksRelBrand")
+    left = conn.execute(select(func.count()).select_from(rel).where(rel.c.brandId == row.brandId,
+                                                                     rel.c.id != row.id)).scalar()
+    if not left:
+        raise ApiError(400, "A brand needs at least one proxy trunks address.", field="proxyTrunk")
+
+
+DELETE_GUARDS["ProxyTrunksRelBrand"].append(_last_proxy_trunk_guard)
 DELETE_GUARDS.setdefault("ProxyTrunk", []).append(lambda conn, row: _proxy_trunk_in_use(conn, row.id, None))
 
 
@@ -278,6 +290,8 @@ def brand_proxy_trunks(ctx: WriteContext) -> None:
         return
     rel = _t("ProxyTrunksRelBrand")
     current = {r[0] for r in ctx.conn.execute(select(rel.c.proxyTrunkId).where(rel.c.brandId == ctx.old["id"]))}
+    if current and not ctx.m2m["proxyTrunks"]:
+        raise invalid("proxyTrunks", "A brand needs at least one proxy trunks address.")
     for removed in current - set(ctx.m2m["proxyTrunks"]):
         _proxy_trunk_in_use(ctx.conn, removed, ctx.old["id"])
 

@@ -812,28 +812,8 @@ class PolyvoxDialplan:
                                     True if friend.get("multiContact") is None else bool(friend["multiContact"]))
         inc = pbx.IncomingCall(ctx.call_type, ctx.caller.number, ctx.caller.user_id)
         domain = self.repo.domain_name(friend.get("domainId")) or ctx.domain
-        registered = True
-        if friend.get("directConnectivity") != "yes" and pbx.applicable_forward(forwards, "userNotRegistered",
-                                                                                ctx.call_type) is not None:
-            registered = self._registered(str(friend["name"]), domain, ctx)
-        decision = pbx.decide_friend_call(profile, pbx.EndpointPresence(registered, 0), inc)
-        while True:
-            if isinstance(decision, pbx.ForwardCall):
-                reason = _DIVERSION_REASON[decision.reason]
-                div = self._diversion_header(ctx, number, reason)
-                yield from self._forward_target(ctx, decision.target.kind, decision.target.value, div)
-                return
-            if isinstance(decision, pbx.SignalBusy):
-                yield Reject(486, "Busy Here: friend busy")
-                return
-            if isinstance(decision, pbx.SignalUnavailable):
-                yield Reject(480, "Temporarily Unavailable: friend not registered")
-                return
-            if isinstance(decision, pbx.HangupCall):
-                yield Reject(480, "Temporarily Unavailable: no answer")
-                return
-            if not isinstance(decision, pbx.RingEndpoint):
-                return
+
+        def target() -> Target:
             from_user, from_name = self._presented(ctx)
             callee = number
             if ctx.called_ddi and friend.get("ddiIn") == "yes":
@@ -844,9 +824,38 @@ class PolyvoxDialplan:
             if friend.get("fromDomain"):
                 headers.append(("X-Info-FromDomain", str(friend["fromDomain"])))
             headers += [("Diversion", d) for d in ctx.diversions]
-            target = Target(TargetKind.ENDPOINT, str(friend["name"]), domain, from_user, from_name, tuple(headers),
-                            f"friend:{friend['id']}")
-            outcome = yield Dial((target,), float(decision.timeout) if decision.timeout else None)
+            return Target(TargetKind.ENDPOINT, str(friend["name"]), domain, from_user, from_name, tuple(headers),
+                          f"friend:{friend['id']}")
+
+        yield from self._ring_endpoint(ctx, friend, "friend", profile, inc, domain, number, target)
+
+    def _ring_endpoint(self, ctx: Ctx, row: Row, noun: str, profile: pbx.FriendProfile, inc: pbx.IncomingCall,
+                       domain: str | None, diverted: str | None, target: Callable[[], Target]) -> Flow:
+        """A friend's or residential device's own call forwards, then ringing it (spec 10.1.5, 10.2):
+        ``decide_friend_call`` / ``friend_dial_result`` decide; ``diverted`` is the number the
+        Diversion header of a forward names, ``target`` builds the branch to ring."""
+        registered = True
+        if row.get("directConnectivity") != "yes" and pbx.applicable_forward(
+                profile.call_forwards, "userNotRegistered", ctx.call_type) is not None:
+            registered = self._registered(str(row["name"]), domain, ctx)
+        decision = pbx.decide_friend_call(profile, pbx.EndpointPresence(registered, 0), inc)
+        while True:
+            if isinstance(decision, pbx.ForwardCall):
+                div = self._diversion_header(ctx, diverted, _DIVERSION_REASON[decision.reason])
+                yield from self._forward_target(ctx, decision.target.kind, decision.target.value, div)
+                return
+            if isinstance(decision, pbx.SignalBusy):
+                yield Reject(486, f"Busy Here: {noun} busy")
+                return
+            if isinstance(decision, pbx.SignalUnavailable):
+                yield Reject(480, f"Temporarily Unavailable: {noun} not registered")
+                return
+            if isinstance(decision, pbx.HangupCall):
+                yield Reject(480, "Temporarily Unavailable: no answer")
+                return
+            if not isinstance(decision, pbx.RingEndpoint):
+                return
+            outcome = yield Dial((target(),), float(decision.timeout) if decision.timeout else None)
             if is_final(outcome):
                 return
             decision = pbx.friend_dial_result(profile, inc, _OUTCOME[outcome.result])
@@ -864,36 +873,15 @@ class PolyvoxDialplan:
                                     True if dev.get("multiContact") is None else bool(dev["multiContact"]))
         inc = pbx.IncomingCall(ctx.call_type, ctx.caller.number, None)
         domain = self.repo.domain_name(dev.get("domainId")) or self.repo.brand_domain(ctx.brand_id)
-        registered = True
-        if dev.get("directConnectivity") != "yes" and pbx.applicable_forward(forwards, "userNotRegistered",
-                                                                             ctx.call_type) is not None:
-            registered = self._registered(str(dev["name"]), domain, ctx)
-        decision = pbx.decide_friend_call(profile, pbx.EndpointPresence(registered, 0), inc)
-        while True:
-            if isinstance(decision, pbx.ForwardCall):
-                div = self._diversion_header(ctx, ctx.called_ddi, _DIVERSION_REASON[decision.reason])
-                yield from self._forward_target(ctx, decision.target.kind, decision.target.value, div)
-                return
-            if isinstance(decision, pbx.SignalBusy):
-                yield Reject(486, "Busy Here: device busy")
-                return
-            if isinstance(decision, pbx.SignalUnavailable):
-                yield Reject(480, "Temporarily Unavailable: device not registered")
-                return
-            if isinstance(decision, pbx.HangupCall):
-                yield Reject(480, "Temporarily Unavailable: no answer")
-                return
-            if not isinstance(decision, pbx.RingEndpoint):
-                return
+
+        def target() -> Target:
             from_user, from_name = self._presented(ctx)
             headers = [("X-Info-Callee", ctx.called_ddi or ctx.call.dialled)]
             headers += [("Diversion", d) for d in ctx.diversions]
-            target = Target(TargetKind.ENDPOINT, str(dev["name"]), domain, from_user, from_name, tuple(headers),
-                            f"residential:{device_id}")
-            outcome = yield Dial((target,), float(decision.timeout) if decision.timeout else None)
-            if is_final(outcome):
-                return
-            decision = pbx.friend_dial_result(profile, inc, _OUTCOME[outcome.result])
+            return Target(TargetKind.ENDPOINT, str(dev["name"]), domain, from_user, from_name, tuple(headers),
+                          f"residential:{device_id}")
+
+        yield from self._ring_endpoint(ctx, dev, "device", profile, inc, domain, ctx.called_ddi, target)
 
     # ------------------------------------------------------------------ conditional routes
     def _conditional(self, ctx: Ctx, route_id: int) -> Flow:

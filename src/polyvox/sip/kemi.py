@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
@@ -10,6 +11,11 @@ import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_pytho
 def reply(code: int, reason: str) -> None:
     """Stateless reply with a reason phrase (tm replies statefully when a transaction exists)."""
     KSR.sl.send_reply(code, reason)
+
+
+def log_error(what: str) -> None:
+    """Logs the exception being handled, on one line (Kamailio's log is line oriented)."""
+    KSR.err(f"polyvox: {what} error: " + traceback.format_exc().replace("\n", " | ") + "\n")
 
 
 def initial_request(relay: Callable[[], None], within_dialog: Callable[[str], None]) -> str | None:

@@ -34,7 +34,6 @@ import json
 import random
 import re
 import time
-import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,7 @@ from polyvox.domain.billing import (
 )
 from polyvox.domain.callflow.ddi_provider import DetectionOutcome, detect_ddi_provider
 from polyvox.sip import dispatch
-from polyvox.sip.kemi import initial_request, reply
+from polyvox.sip.kemi import initial_request, log_error, reply
 from polyvox.sip.trunks_repository import Ddi, TrunksRepository
 
 REALM_RE = re.compile(r'realm="([^"]*)"', re.I)
@@ -94,7 +93,7 @@ class ProxyTrunks:
         try:
             self.route()
         except Exception:
-            KSR.err("polyvox: unhandled error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("unhandled")
             reply(500, "Server Internal Error")
         return 1
 
@@ -266,7 +265,7 @@ class ProxyTrunks:
                 KSR.hdr.remove("Remote-Party-ID")
                 KSR.hdr.append(f"Remote-Party-ID: <sip:{rpid}@{fdomain}>;party=calling;screen=yes;privacy=off\r\n")
         except Exception:
-            KSR.err("polyvox: branch route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("branch route")
         return 1
 
     def ksr_failure_carrier(self, msg: Any) -> int:
@@ -312,7 +311,7 @@ class ProxyTrunks:
                     KSR.tm.t_reply(503, "Service Unavailable: carriers unreachable")
             self.rtp_delete()
         except Exception:
-            KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("failure route")
         return 1
 
     def presented_ddi(self, brand_id: int, company_id: int, caller: str) -> Ddi | None:
@@ -469,7 +468,7 @@ class ProxyTrunks:
                 KSR.tm.t_reply(503, "Service Unavailable: application servers unreachable")
             self.rtp_delete()
         except Exception:
-            KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("failure route")
         return 1
 
     # ------------------------------------------------------------------ local sockets (spec 8.14.2)
@@ -562,7 +561,7 @@ class ProxyTrunks:
                     self.write_cdr(lambda name: KSR.pv.get(f"$dlg_var({name})") or "",
                                    failed=evname == "dialog:failed")
         except Exception:
-            KSR.err("polyvox: call record error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("call record")
         return 1
 
     @staticmethod
@@ -628,7 +627,7 @@ class ProxyTrunks:
                     KSR.htable.sht_seti("cdrdone", key, 1)
                     self.write_cdr(lambda name, v=values: v.get(name, ""), failed=False)
         except Exception:
-            KSR.err("polyvox: dialog cut error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("dialog cut")
         return 1
 
     def end_dialog(self, dialog: dict[str, Any]) -> bool:
@@ -796,7 +795,7 @@ class ProxyTrunks:
             if 100 < status < 300:
                 self.rtp_manage()
         except Exception:
-            KSR.err("polyvox: reply route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("reply route")
         return 1
 
     def relay(self) -> None:
@@ -821,7 +820,7 @@ class ProxyTrunks:
                 if str(KSR.pv.get("$jsonrpl(code)")) == "200":
                     self.reload_pending = False
         except Exception:
-            KSR.err("polyvox: config sync error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("config sync")
         return 1
 
 

@@ -26,14 +26,13 @@ from __future__ import annotations
 import json
 import os
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
 
 from polyvox.sip import dispatch
-from polyvox.sip.kemi import initial_request, reply
+from polyvox.sip.kemi import initial_request, log_error, reply
 from polyvox.sip.repository import (
     CallForward,
     Company,
@@ -85,7 +84,7 @@ class ProxyUsers:
         try:
             self.route()
         except Exception:
-            KSR.err("polyvox: unhandled error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("unhandled")
             reply(500, "Server Internal Error")
         return 1
 
@@ -270,7 +269,7 @@ class ProxyUsers:
                               description="roadwarrior call limit" if limit else "source not in the client's IP filter",
                               brand_id=company.brand_id, company_id=company.id)
             except Exception:
-                KSR.err("polyvox: banned address write error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+                log_error("banned address write")
             reply(403, "Forbidden: calls from non-granted addresses limit reached" if limit
                   else "Forbidden: source address not allowed")
             return False
@@ -304,7 +303,7 @@ class ProxyUsers:
                 self.repo.ban(ip=ip, aor="", blocker="antiflood", description="request flood")
                 KSR.htable.sht_seti("ipban", ip, int(time.time()))  # no row (write error): stays -1
             except Exception:
-                KSR.err("polyvox: banned address write error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+                log_error("banned address write")
         return True
 
     def ban_still_listed(self, table: str, key: str, ip: str, aor: str, blocker: str) -> bool:
@@ -318,7 +317,7 @@ class ProxyUsers:
         try:
             listed = self.repo.ban_listed(ip, aor, blocker, stamp)
         except Exception:
-            KSR.err("polyvox: banned address read error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("banned address read")
             return True
         if listed:
             return True
@@ -368,7 +367,7 @@ class ProxyUsers:
                           or (company.brand_id if company else None), company_id=company.id if company else None)
             KSR.htable.sht_seti("srcban", key, until)  # no row (write error): stays negative, still banned
         except Exception:
-            KSR.err("polyvox: banned address write error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("banned address write")
 
     def is_internal(self, number: str, ep: Endpoint, company: Company) -> bool:
         """Numbers that skip transformations (9.7.3): service codes, and for vPBX clients the
@@ -511,7 +510,7 @@ class ProxyUsers:
                 KSR.registrar.reg_free_contacts("pvx")
             self.repo.store_contacts(username, domain, contacts)
         except Exception:
-            KSR.err("polyvox: location write error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("location write")
 
     def restore_location(self) -> None:
         """Timer process, once at start: unexpired rows of kam_users_location back into usrloc."""
@@ -592,7 +591,7 @@ class ProxyUsers:
                 return 1
             self.rtp_manage("")
         except Exception:
-            KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("failure route")
         return 1
 
     # ------------------------------------------------------------------ application servers -> endpoints
@@ -774,7 +773,7 @@ class ProxyUsers:
             if fuser or fdom:
                 KSR.uac.uac_replace_from("", f"sip:{fuser or KSR.pv.get('$fU')}@{fdom or KSR.pv.get('$fd')}")
         except Exception:
-            KSR.err("polyvox: branch route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("branch route")
         return 1
 
     def call_forward(self, cfw: CallForward, ep: Endpoint, company: Company, ddi: str, caller: str,
@@ -840,14 +839,14 @@ class ProxyUsers:
                     return 1
             self.rtp_manage("")
         except Exception:
-            KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("failure route")
         return 1
 
     def ksr_failure_endpoint(self, msg: Any) -> int:
         try:
             self.rtp_manage("")
         except Exception:
-            KSR.err("polyvox: failure route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("failure route")
         return 1
 
     # ------------------------------------------------------------------ dialogs, media, NAT
@@ -969,7 +968,7 @@ class ProxyUsers:
                 if KSR.isbflagset(FLB_NATB):
                     KSR.nathelper.set_contact_alias()
         except Exception:
-            KSR.err("polyvox: reply route error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("reply route")
         return 1
 
     def nat_detect(self, method: str) -> None:
@@ -999,7 +998,7 @@ class ProxyUsers:
                 return 1
             KSR.xhttp.xhttp_reply(404, "Not Found", "text/plain", "SIP over WebSocket only\n")
         except Exception:
-            KSR.err("polyvox: xhttp error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("xhttp")
         return 1
 
     # ------------------------------------------------------------------ timer process: config sync
@@ -1016,7 +1015,7 @@ class ProxyUsers:
             if self.ticks % 10 == 0:
                 self.repo.purge_expired()
         except Exception:
-            KSR.err("polyvox: location sync error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("location sync")
         try:
             version = self.repo.read_version()
             if version != self.sync_version:
@@ -1033,7 +1032,7 @@ class ProxyUsers:
                     self.reload_pending = False
                     KSR.info("polyvox: rtpengine sets reloaded\n")
         except Exception:
-            KSR.err("polyvox: config sync error: " + traceback.format_exc().replace("\n", " | ") + "\n")
+            log_error("config sync")
         return 1
 
 

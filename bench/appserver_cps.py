@@ -32,7 +32,6 @@ import sys
 import tempfile
 import time
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select, update
@@ -60,11 +59,6 @@ def setup(url: str, uas_port: int, as_port: int) -> None:
 
     eng = make_engine(url)
     try:
-        from polyvox.db import location
-        from polyvox.db.cdr import kam_trunks_cdrs
-
-        kam_trunks_cdrs.create(eng, checkfirst=True)
-        location.ensure(eng)
         with eng.begin() as c:
             def add(entity: str, **values: object) -> int:
                 key = c.execute(insert(t(entity)).values(**values)).inserted_primary_key
@@ -78,21 +72,7 @@ def setup(url: str, uas_port: int, as_port: int) -> None:
             ddi = add("Ddi", brandId=brand, companyId=company, ddi="944000001", ddie164="+34944000001",
                       routeType=None)
             c.execute(update(co).where(co.c.id == company).values(outgoingDdiId=ddi, distributeMethod="static"))
-            carrier = add("Carrier", brandId=brand, name="bench-carrier", transformationRuleSetId=None)
-            add("CarrierServer", brandId=brand, carrierId=carrier, ip="127.0.0.1", port=uas_port, authNeeded="no",
-                sendPAI=False, sendRPID=False, transport=1, uriScheme=1)
-            pattern = add("RoutingPattern", brandId=brand, prefix="+34", nameEn="Spain")
-            add("OutgoingRouting", brandId=brand, type="pattern", routingPatternId=pattern, priority=1, weight=1,
-                routingMode="static", carrierId=carrier, stopper=False)
-            plan_group = add("RatingPlanGroup", brandId=brand, nameEn="bench plan")
-            rates = add("DestinationRateGroup", brandId=brand, nameEn="bench rates")
-            dest = add("Destination", brandId=brand, prefix="+34", nameEn="Spain")
-            add("DestinationRate", destinationRateGroupId=rates, destinationId=dest, cost=1, connectFee=0,
-                rateIncrement="1s", groupIntervalStart="0s")
-            add("RatingPlan", ratingPlanGroupId=plan_group, destinationRateGroupId=rates, weight=10,
-                timingType="always")
-            add("RatingProfile", brandId=brand, companyId=company, ratingPlanGroupId=plan_group,
-                activationTime=datetime.now(UTC) - timedelta(days=1))
+            sip_cps.provision_spain_carrier(add, brand, company, uas_port)
     finally:
         eng.dispose()
 

@@ -38,7 +38,7 @@ from polyvox.db.cdr import kam_trunks_cdrs
 from polyvox.db.engine import make_engine, upgrade
 from polyvox.db.model import ENTITY
 from polyvox.workers.billing import bill_pending
-from polyvox.workers.tables import billing_cdr_claims, create_tables
+from polyvox.workers.tables import billing_cdr_claims
 
 PG_ADMIN = os.environ.get("POLYVOX_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 T0 = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
@@ -164,7 +164,6 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(url)
         with engine.begin() as c:
             seed.first_start(c, demo=True)
-        create_tables(engine)
         brand, company, carrier = _setup(engine)
         _records(engine, args.records, brand, company, carrier, "ref")
         ref_n, ref_s = _reference(engine, args.batch, args.budget)

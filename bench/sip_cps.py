@@ -290,19 +290,33 @@ RETAIL_USER, RETAIL_PASSWORD = "benchra", "bench-secret-1"
 RETAIL_CALLEE = "0034911222333"  # the client dials national-international format; E.164 +34911222333
 
 
+def provision_spain_carrier(add: Callable[..., int], brand: int, company: int, uas_port: int) -> None:
+    """A carrier whose only server is the sipp UAS on ``uas_port``, a static route of the brand
+    for +34 and an active +34 rating plan for ``company`` (``add(entity, **values) -> id``)."""
+    carrier = add("Carrier", brandId=brand, name="bench-carrier", transformationRuleSetId=None)
+    add("CarrierServer", brandId=brand, carrierId=carrier, ip="127.0.0.1", port=uas_port, authNeeded="no",
+        sendPAI=False, sendRPID=False, transport=1, uriScheme=1)
+    pattern = add("RoutingPattern", brandId=brand, prefix="+34", nameEn="Spain")
+    add("OutgoingRouting", brandId=brand, type="pattern", routingPatternId=pattern, priority=1, weight=1,
+        routingMode="static", carrierId=carrier, stopper=False)
+    plan_group = add("RatingPlanGroup", brandId=brand, nameEn="bench plan")
+    rates = add("DestinationRateGroup", brandId=brand, nameEn="bench rates")
+    dest = add("Destination", brandId=brand, prefix="+34", nameEn="Spain")
+    add("DestinationRate", destinationRateGroupId=rates, destinationId=dest, cost=1, connectFee=0,
+        rateIncrement="1s", groupIntervalStart="0s")
+    add("RatingPlan", ratingPlanGroupId=plan_group, destinationRateGroupId=rates, weight=10, timingType="always")
+    add("RatingProfile", brandId=brand, companyId=company, ratingPlanGroupId=plan_group,
+        activationTime=datetime.now(UTC) - timedelta(days=1))
+
+
 def setup_retail(url: str, uas_port: int) -> None:
     """A retail client of the demo brand with one retail account, a fallback DDI (CLID), one carrier
     whose only server is the sipp UAS, a static route for +34 and an active rating plan for +34."""
-    from polyvox.db import location
-    from polyvox.db.cdr import kam_trunks_cdrs
-
     def t(name: str) -> Table:
         return ENTITY[name].table
 
     eng = make_engine(url)
     try:
-        kam_trunks_cdrs.create(eng, checkfirst=True)
-        location.ensure(eng)
         with eng.begin() as c:
             def add(entity: str, **values: object) -> int:
                 key = c.execute(insert(t(entity)).values(**values)).inserted_primary_key
@@ -324,21 +338,7 @@ def setup_retail(url: str, uas_port: int) -> None:
             add("RetailAccount", companyId=company, name=RETAIL_USER, password=RETAIL_PASSWORD,
                 directConnectivity="no", multiContact=True, description="", transport="udp",
                 t38Passthrough="no", rtpEncryption=False)
-            carrier = add("Carrier", brandId=brand, name="bench-carrier", transformationRuleSetId=None)
-            add("CarrierServer", brandId=brand, carrierId=carrier, ip="127.0.0.1", port=uas_port, authNeeded="no",
-                sendPAI=False, sendRPID=False, transport=1, uriScheme=1)
-            pattern = add("RoutingPattern", brandId=brand, prefix="+34", nameEn="Spain")
-            add("OutgoingRouting", brandId=brand, type="pattern", routingPatternId=pattern, priority=1, weight=1,
-                routingMode="static", carrierId=carrier, stopper=False)
-            plan_group = add("RatingPlanGroup", brandId=brand, nameEn="bench plan")
-            rates = add("DestinationRateGroup", brandId=brand, nameEn="bench rates")
-            dest = add("Destination", brandId=brand, prefix="+34", nameEn="Spain")
-            add("DestinationRate", destinationRateGroupId=rates, destinationId=dest, cost=1, connectFee=0,
-                rateIncrement="1s", groupIntervalStart="0s")
-            add("RatingPlan", ratingPlanGroupId=plan_group, destinationRateGroupId=rates, weight=10,
-                timingType="always")
-            add("RatingProfile", brandId=brand, companyId=company, ratingPlanGroupId=plan_group,
-                activationTime=datetime.now(UTC) - timedelta(days=1))
+            provision_spain_carrier(add, brand, company, uas_port)
     finally:
         eng.dispose()
 

@@ -1,86 +1,114 @@
-"""Reference data of a new platform (spec 7.2, 8.5-8.7, 9.3.2-9.3.3, 9.7.3)."""
+"""Reference data of a new platform (spec 7.2, 8.4-8.7, 9.3.2-9.3.3, 9.7.3), with IvozProvider's ids.
+
+Rows are inserted with explicit ids (see :mod:`polyvox.refdata`), so that an integration
+written against IvozProvider finds Spain at country 70, EUR at currency 1, Europe/Madrid
+at time zone 145...
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from polyvox import refdata
 from polyvox.db.model import ENTITY
-from polyvox.db.seed import find, insert
-from polyvox.domain import numbering
+from polyvox.db.seed import columns
 
-
-def _bulk(conn: Connection, entity: str, rows: list[dict[str, object]]) -> None:
-    if rows:
-        from polyvox.db.seed import columns
-
-        conn.execute(ENTITY[entity].table.insert(), [columns(entity, r, fit=True) for r in rows])
-
-
-# Codecs clients may enable (spec 1.3.1, 9.1.3 retail/wholesale transcoding through rtpengine).
-CODECS = (
-    ("audio", "PCMA", "alaw G.711"), ("audio", "PCMU", "ulaw G.711"), ("audio", "G722", "G.722"),
-    ("audio", "G729", "G.729"), ("audio", "GSM", "GSM"), ("audio", "iLBC", "iLBC"), ("audio", "opus", "Opus"),
-    ("audio", "speex", "Speex"), ("video", "H264", "H.264"), ("video", "VP8", "VP8"),
+#: Global reference entities, in load order (a row's references come before it).
+REFERENCE_ENTITIES: tuple[str, ...] = (
+    "Language", "Currency", "Country", "Timezone", "Service", "Feature", "Codec", "TerminalManufacturer",
+    "TerminalModel", "NotificationTemplate", "NotificationTemplateContent", "TransformationRuleSet",
+    "TransformationRule",
 )
 
 
+def _row(entity: str, ident: int, api: dict[str, Any]) -> dict[str, Any]:
+    return {"id": ident, **columns(entity, api, fit=True)}
+
+
+def reference_rows() -> dict[str, list[dict[str, Any]]]:
+    """Every global reference row as table columns, ``id`` included, per entity in load order."""
+    country_id = {c.code: c.id for c in refdata.countries()}
+    language_id = {lang.iden: lang.id for lang in refdata.languages()}
+    rows: dict[str, list[dict[str, Any]]] = {
+        "Language": [_row("Language", x.id, x.to_api()) for x in refdata.languages()],
+        "Currency": [_row("Currency", x.id, x.to_api()) for x in refdata.currencies()],
+        "Country": [_row("Country", x.id, x.to_api()) for x in refdata.countries()],
+        "Timezone": [_row("Timezone", x.id, {**x.to_api(), "country": country_id.get(x.country or "")})
+                     for x in refdata.timezones()],
+        "Service": [_row("Service", x.id, x.to_api()) for x in refdata.services()],
+        "Feature": [_row("Feature", x.id, x.to_api()) for x in refdata.features()],
+        "Codec": [_row("Codec", x.id, x.to_api()) for x in refdata.codecs()],
+        "TerminalManufacturer": [_row("TerminalManufacturer", x.id, x.to_api())
+                                 for x in refdata.terminal_manufacturers()],
+        "TerminalModel": [_row("TerminalModel", x.id, x.to_api()) for x in refdata.terminal_models()],
+        "NotificationTemplate": [_row("NotificationTemplate", t.id, t.to_api())
+                                 for t in refdata.notification_templates()],
+        "NotificationTemplateContent": [
+            _row("NotificationTemplateContent", c.id,
+                 {**c.to_api(), "notificationTemplate": t.id, "language": language_id[c.language]})
+            for t in refdata.notification_templates() for c in t.contents],
+        "TransformationRuleSet": [
+            _row("TransformationRuleSet", s.id,
+                 {**s.to_api(), "country": country_id[s.country] if s.country else None, "brand": None})
+            for s in refdata.transformation_rule_sets()],
+        "TransformationRule": [
+            _row("TransformationRule", r.id, {**r.to_api(), "transformationRuleSet": s.id})
+            for s in refdata.transformation_rule_sets() for r in s.rules],
+    }
+    assert tuple(rows) == REFERENCE_ENTITIES
+    return rows
+
+
+def reset_sequences(conn: Connection, tables: Iterable[str]) -> None:
+    """PostgreSQL: move each table's id sequence past its largest id (rows were inserted with
+    explicit ids, which do not advance the sequence). SQLite needs nothing: a new row gets
+    max(id) + 1."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        conn.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+            f"COALESCE((SELECT MAX(id) FROM \"{table}\"), 0) + 1, false)"))
+
+
 def load(conn: Connection) -> None:
-    _bulk(conn, "Language", [lang.to_api() for lang in refdata.languages()])
-    _bulk(conn, "Currency", [c.to_api() for c in refdata.currencies()])
-    _bulk(conn, "Country", [c.to_api() for c in refdata.countries()])
-    country_ids = {code: find(conn, "Country", code=code) for code in (c.code for c in refdata.countries())}
-    _bulk(conn, "Timezone", [{**tz.to_api(), "country": country_ids.get(tz.country) if tz.country else None}
-                             for tz in refdata.timezones()])
-    _bulk(conn, "Service", [s.to_api() for s in refdata.services()])
-    _bulk(conn, "Feature", [f.to_api() for f in refdata.features()])
-    for tpl in refdata.notification_templates():
-        tid = insert(conn, "NotificationTemplate", **tpl.to_api())
-        for content in tpl.contents:
-            lang = find(conn, "Language", iden=content.language)
-            insert(conn, "NotificationTemplateContent", notificationTemplate=tid, language=lang, **content.to_api())
-    _bulk(conn, "Codec", [{"type": t, "iden": i, "name": n} for t, i, n in CODECS])
-    load_transformation_sets(conn, country_ids)
-
-
-def load_transformation_sets(conn: Connection, country_ids: dict[str, int | None]) -> None:
-    """One platform-wide numeric transformation set per country (spec 9.7.3), generated rules.
-
-    Generated with international code 00 and neither trunk prefix nor area code, which is
-    right for closed numbering plans (Spain's example of 9.7.3); brands copy and adjust the
-    set of a country with a trunk prefix or area codes.
-    """
-    rs = ENTITY["TransformationRuleSet"].table
-    rules_rows: list[dict[str, object]] = []
-    for c in refdata.countries():
-        sid = conn.execute(rs.insert().values(
-            nameEn=c.name.en, nameEs=c.name.es, nameCa=c.name.ca, nameIt=c.name.it, nameEu=c.name.eu,
-            description=f"Generated rules for {c.name.en} ({c.calling_code})", internationalCode="00",
-            trunkPrefix="", areaCode="", nationalLen=9, generateRules=False, countryId=country_ids[c.code],
-            brandId=None)).inserted_primary_key[0]  # type: ignore[index]
-        for r in numbering.generate_rules(international_code="00", country_code=c.calling_code):
-            rules_rows.append({"transformationRuleSet": sid, "type": r.type, "description": r.description,
-                               "priority": r.priority, "matchExpr": r.match_expr, "replaceExpr": r.replace_expr})
-    _bulk(conn, "TransformationRule", rules_rows)
-
-
-def load_brand_routing(conn: Connection, brand_id: int, lang: str = "en") -> None:
-    """Routing patterns per country and pattern groups per continent of a new brand (spec 9.3.2-9.3.3)."""
-    rp = ENTITY["RoutingPattern"].table
-    pattern_ids: dict[str, list[int]] = {}
-    for seed in refdata.routing_patterns():
-        api = seed.to_api()
-        row = {"prefix": api["prefix"], "brandId": brand_id}
-        for k, v in api["name"].items():
-            row["name" + k.capitalize()] = v
-        for k, v in api["description"].items():
-            row["description" + k.capitalize()] = v
-        pid = conn.execute(rp.insert().values(**row)).inserted_primary_key[0]  # type: ignore[index]
-        pattern_ids.setdefault(seed.country, []).append(pid)
-    rel = ENTITY["RoutingPatternGroupsRelPattern"].table
-    for group in refdata.routing_pattern_groups(lang):
-        gid = insert(conn, "RoutingPatternGroup", brand=brand_id, **group.to_api())
-        rows = [{"routingPatternGroupId": gid, "routingPatternId": pid}
-                for code in group.countries for pid in pattern_ids.get(code, [])]
+    for entity, rows in reference_rows().items():
         if rows:
-            conn.execute(rel.insert(), rows)
+            conn.execute(ENTITY[entity].table.insert(), rows)
+    reset_sequences(conn, [ENTITY[e].table.name for e in REFERENCE_ENTITIES])
+
+
+def load_brand_routing(conn: Connection, brand_id: int) -> None:
+    """Routing patterns and pattern groups of a new brand (spec 9.3.2-9.3.3), as IvozProvider's
+    UpdateByBrand creates them: one pattern per country of the database, in country id
+    order, and one group per zone (its English name) holding its countries' patterns."""
+    co = ENTITY["Country"].table
+    countries = [
+        (r.code, r.countryCode or "",
+         refdata.I18nText(r.nameEn or "", r.nameEs or "", r.nameCa or "", r.nameIt or "", r.nameEu or ""),
+         r.zoneEn or "")
+        for r in conn.execute(select(co).order_by(co.c.id))
+    ]
+    patterns, groups = refdata.plan_brand_routing(countries)
+    if not patterns:
+        return
+    rp = ENTITY["RoutingPattern"].table
+    rows = [{**columns("RoutingPattern", seed.to_api(), fit=True), "brandId": brand_id} for seed in patterns]
+    ids = list(conn.execute(rp.insert().returning(rp.c.id, sort_by_parameter_order=True), rows).scalars())
+    pattern_id = dict(zip((p.country for p in patterns), ids, strict=True))
+    g = ENTITY["RoutingPatternGroup"].table
+    group_of: dict[str, int] = {}
+    for group in groups:
+        gid = conn.execute(g.insert().values(brandId=brand_id, **columns("RoutingPatternGroup", group.to_api(),
+                                                                          fit=True))).inserted_primary_key[0]
+        for code in group.countries:
+            group_of[code] = int(gid)  # type: ignore[arg-type]
+    # one relation per pattern, in pattern order (IvozProvider adds each right after its pattern)
+    rel = ENTITY["RoutingPatternGroupsRelPattern"].table
+    conn.execute(rel.insert(), [{"routingPatternId": pattern_id[p.country], "routingPatternGroupId": group_of[p.country]}
+                                for p in patterns])
+

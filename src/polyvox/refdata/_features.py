@@ -1,6 +1,9 @@
 """Features a god operator grants to brands and a brand operator to clients (spec 8.1, 9.1).
 
-Hand-maintained.  Idens follow IvozProvider 3.4 ``Features``; names are Polyvox's.
+Hand-maintained.  Ids, idens and the en/es/ca/it names loaded into the database are
+IvozProvider's (``_ivozprovider.FEATURES``); this table adds what IvozProvider has no
+equivalent for: the Basque name and the scope.  The en/es/ca/it texts here are Polyvox's
+earlier wording, kept for reference.
 scope: "client" = can also be assigned to clients; "client_type" = enables a
 client type for the brand; "brand" = brand-only.
 """
@@ -21,4 +24,5 @@ FEATURES = (
     ("wholesale", "client_type", "Wholesale clients", "Clientes mayoristas", "Clients majoristes", "Clienti wholesale", "Handizkako bezeroak"),
     ("retail", "client_type", "Retail clients", "Clientes retail", "Clients retail", "Clienti retail", "Retail bezeroak"),
     ("vpbx", "client_type", "vPBX clients", "Clientes vPBX", "Clients vPBX", "Clienti vPBX", "vPBX bezeroak"),
+    ("operatorPanel", "client", "Operator panel", "Panel de operador", "Panell d'operador", "Pannello operatore", "Operadore-panela"),
 )

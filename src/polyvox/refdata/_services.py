@@ -1,9 +1,10 @@
 """Services reachable by dialling ``*`` + code from a terminal (spec 8.5, 9.7.6, 10.1.10).
 
-Hand-maintained.  Idens and default codes follow IvozProvider 3.4 (``Services``
-rows); names and descriptions are Polyvox's own wording.  ``extra_args`` is
-True when the code is followed by an argument (extension, locution id, lock
-id, forward target).
+Hand-maintained.  Ids, idens, default codes, ``extraArgs`` and the en/es/ca/it names
+and descriptions loaded into the database are IvozProvider's (``_ivozprovider.SERVICES``,
+QueuePause and QueueUnpause included, as IvozProvider 3.4.1's migrations add them);
+this table adds the Basque name and description.  The en/es/ca/it texts here are
+Polyvox's earlier wording, kept for reference.
 """
 
 # fmt: off

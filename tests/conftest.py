@@ -22,7 +22,7 @@ def backend() -> str:
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database holding reference and demo data, created once per session."""
-    from polyvox.db import seed
+    from polyvox.api import seeding as seed
 
     if backend() == "postgresql":
         name = f"polyvox_test_{uuid.uuid4().hex[:8]}"

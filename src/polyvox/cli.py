@@ -38,7 +38,7 @@ def cmd_db_upgrade(settings: config.Settings, _args: argparse.Namespace) -> int:
 
 def _prepare(settings: config.Settings, demo: bool, host: str | None = None,
              rtpengine: str | None = None) -> dict[str, Any]:
-    from polyvox.db import seed
+    from polyvox.api import seeding as seed
     from polyvox.db.engine import make_engine, upgrade
 
     upgrade(settings.database_url)
@@ -198,7 +198,7 @@ def cmd_up(settings: config.Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_admin_create(settings: config.Settings, args: argparse.Namespace) -> int:
-    from polyvox.db import seed
+    from polyvox.api import seeding as seed
     from polyvox.db.engine import make_engine
 
     password = args.password or getpass.getpass("password: ")
@@ -211,7 +211,7 @@ def cmd_admin_create(settings: config.Settings, args: argparse.Namespace) -> int
 
 
 def cmd_admin_password(settings: config.Settings, args: argparse.Namespace) -> int:
-    from polyvox.db import seed
+    from polyvox.api import seeding as seed
     from polyvox.db.engine import make_engine
 
     password = args.password or getpass.getpass("new password: ")

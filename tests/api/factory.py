@@ -190,11 +190,13 @@ OVERRIDES: dict[str, Override] = {
     "OutgoingDdiRulesPattern": lambda c: {"type": "prefix", "prefix": f"{c.n % 1000}*", "action": "keep"},
     # spec 8.11 / 9.7.1: portal URLs are HTTPS without trailing slash
     "WebPortal": lambda c: {"url": f"https://portal{c.n}.example.com", "urlType": _urltype(c.level),
-                            "name": f"portal{c.n}"},
+                            "name": f"portal{c.n}", **({"brand": c.pick("Brand")} if c.level == "platform" else {})},
     # extensions have at least 2 digits
-    "Extension": lambda c: {"number": str(1000 + c.n), "routeType": "number", "numberValue": "600000000"},
+    "Extension": lambda c: {"number": str(1000 + c.n), "routeType": "number", "numberValue": "600000000",
+                            "numberCountry": c.pick("Country")},
     # spec 9.4.3: a rating plan group must rate 24x7; a single plan timed 'always' does
-    "RatingPlan": lambda c: {"timingType": "always", "timeIn": "00:00:00", "weight": 10},
+    # (weights are unique within a group: IvozProvider's ratingPlan_ratingPlanGroup_weight key)
+    "RatingPlan": lambda c: {"timingType": "always", "timeIn": "00:00:00", "weight": 10 + c.n},
     # a rating profile belongs to one client (or carrier), activation time explicit
     "RatingProfile": lambda c: {"company": c.pick("Company"), "activationTime": "2024-01-01 00:00:00"},
     "DestinationRate": lambda c: {"rateIncrement": "60s", "groupIntervalStart": "0s", "cost": 0.01,
@@ -203,27 +205,67 @@ OVERRIDES: dict[str, Override] = {
     "RoutingPattern": lambda c: {"prefix": f"+{990000 + c.n}", "name": {"en": f"rp{c.n}", "es": f"rp{c.n}"}},
     "Ddi": lambda c: {"ddi": str(944000000 + c.n), "country": c.pick("Country")},
     "Schedule": lambda c: {"timeIn": "08:00:00", "timeout": "18:00:00"},
-    "CalendarPeriod": lambda c: {"startDate": "2030-01-01", "endDate": "2030-01-31"},
-    "HolidayDate": lambda c: {"eventDate": "2030-12-25"},
+    "CalendarPeriod": lambda c: {"startDate": "2030-01-01", "endDate": "2030-01-31", "routeType": "number",
+                                 "numberValue": "600000000", "numberCountry": c.pick("Country")},
+    "Fax": lambda c: {"email": f"fax{c.n}@example.com"},
+    "HolidayDate": lambda c: {"eventDate": "2030-12-25", "wholeDayEvent": True},
     "Currency": lambda c: {"iden": f"X{c.n % 100000:05d}"[:10], "symbol": "¤"},
     "Feature": lambda c: {"iden": f"feature{c.n}"},
     "HuntGroup": lambda c: {"strategy": "ringAll", "ringAllTimeout": 10},
     "Queue": lambda c: {"name": f"queue{c.n}", "strategy": "ringall"},
-    "User": lambda c: {"email": f"user{c.n}@example.com", "pass": "S3cret-pass"},
+    # a new user with an e-mail and a password is active (IvozProvider User::sanitizeNew)
+    "User": lambda c: {"email": f"user{c.n}@example.com", "pass": "S3cret-pass", "active": True},
     "Administrator": lambda c: {"username": f"admin{c.n}", "pass": "S3cret-pass", "email": f"admin{c.n}@example.com"},
-    "Terminal": lambda c: {"name": f"term{c.n}", "password": "Abcd1234xyz"},
+    # IvozProvider's strong SIP passwords: 3 upper, 3 lower, 3 digits, one of + * _ -
+    "Terminal": lambda c: {"name": f"term{c.n}", "password": "ABCdef123+xyz"},
+    # direct connectivity needs transport, address and port (IvozProvider sanitizeValues)
+    "Friend": lambda c: {"transport": "udp", "ip": "192.0.2.10", "port": 5060, "priority": c.n},
+    "RetailAccount": lambda c: {"transport": "udp", "ip": "192.0.2.11", "port": 5060},
+    "ResidentialDevice": lambda c: {"transport": "udp", "ip": "192.0.2.12", "port": 5060},
     "FriendsPattern": lambda c: {"regExp": "^1.*$"},
-    "MatchListPattern": lambda c: {"type": "number", "numbervalue": "600000000"},
-    "IvrEntry": lambda c: {"entry": str(c.n % 10), "routeType": "number", "numberValue": "600000000"},
+    # the target of the chosen route type is demanded, a number with its country (rules.targets)
+    "MatchListPattern": lambda c: {"type": "number", "numbervalue": "600000000", "numberCountry": c.pick("Country")},
+    "IvrEntry": lambda c: {"entry": str(c.n % 10), "routeType": "number", "numberValue": "600000000",
+                           "numberCountry": c.pick("Country")},
+    "HuntGroupMember": lambda c: {"routeType": "number", "numberValue": "600000000", "numberCountry": c.pick("Country")},
     "BrandService": lambda c: {"code": f"{c.n % 1000:03d}"},
-    "CompanyService": lambda c: {"code": f"{c.n % 1000:03d}"},
     "SpecialNumber": lambda c: {"number": str(8000 + c.n)},
     "CallForwardSetting": lambda c: {"callForwardType": "noAnswer", "callTypeFilter": "both", "targetType": "number",
-                                     "numberValue": "600000000", "user": c.pick("User")},
-    "Webhook": lambda c: {"uri": f"https://hooks{c.n}.example.com/x", "template": "{}"},
+                                     "numberValue": "600000000", "numberCountry": c.pick("Country"),
+                                     "user": c.ref("User")},
+    "Webhook": lambda c: {"uri": f"https://hooks{c.n}.example.com/x", "template": "{}", "eventStart": True},
     "TerminalModel": lambda c: {"iden": f"model{c.n}"},
     "TerminalManufacturer": lambda c: {"iden": f"maker{c.n}"},
+    # brand and platform write rules (src/polyvox/api/rules: carriers, companies, routing, ...)
+    "Rtpengine": lambda c: {"url": f"udp:127.0.0.1:{20000 + c.n % 10000}"},
+    "BalanceNotification": lambda c: {"company": c.pick("Company"), "toAddress": f"bn{c.n}@example.com"},
+    "CarrierServer": lambda c: {"authNeeded": "no", "sipProxy": f"192.0.2.{c.n % 250 + 1}:5060"},
+    "Company": lambda c: {"domainUsers": f"company{c.n}.example.com"},
+    "DdiProviderAddress": lambda c: {"ip": f"198.51.100.{c.n % 250 + 1}"},
+    "FixedCost": lambda c: {"cost": 1.5},
+    # a past period of its own per invoice: invoices of a client never overlap
+    "Invoice": lambda c: {"number": f"INV{c.n}", "taxRate": 21, "inDate": _day(c.n), "outDate": _day(c.n + 1)},
+    "OutgoingRouting": lambda c: {"type": "pattern", "routingPattern": c.pick("RoutingPattern"),
+                                  "routingMode": "static", "carrier": c.ref("Carrier")},
+    "TransformationRule": lambda c: {"matchExpr": "^([0-9]+)$", "replaceExpr": "+34\\1", "priority": 1},
+    # a new vPBX client inherits its brand's service codes: a service still free for the client
+    "CompanyService": lambda c: {"code": f"{c.n % 1000:03d}", "service": _free_service(c)},
 }
+
+
+def _day(n: int) -> str:
+    import datetime as dt
+
+    return (dt.date(2000, 1, 1) + dt.timedelta(days=n)).isoformat() + " 00:00:00"
+
+
+def _free_service(c: Ctx) -> int:
+    r = c.factory.api.get(c.level, "/services", c.token, params={"_itemsPerPage": 1000})
+    assert r.status_code == 200 and r.json(), r.text
+    # one code per service and client (IvozProvider's companyService_company_service key)
+    used = {x["service"] for x in c.factory.api.get(c.level, "/company_services", c.token,
+                                                     params={"_itemsPerPage": 1000}).json()}
+    return int(next(x["id"] for x in r.json() if x["id"] not in used))
 
 # Targets picked among visible rows rather than created (shared or heavy to create).
 PICK_FIRST = set(GLOBAL) | {"Brand", "Company", "Service", "Country", "Language", "Timezone", "Currency",
@@ -377,6 +419,8 @@ class Factory:
                 body[name] = self.ref(level, f.target, token, _depth)
         body.update({k: v for k, v in special.items() if k in write})
         body.update(overrides)
+        if resource == "User" and not body.get("email") and "active" in write:
+            body["active"] = False  # an active user needs an e-mail (IvozProvider User::sanitizeValues)
         return body
 
     def post(self, level: str, resource: str, token: str | None, body: Any) -> httpx.Response:

@@ -151,7 +151,7 @@ def test_users_mass_import(api: Api, tokens: dict[str, str], db: Engine) -> None
     maker = add(db, "TerminalManufacturer", iden="yealink", name="Yealink")
     add(db, "TerminalModel", terminalManufacturer=maker, iden="YealinkT21P", name="T21P")
     provider = add(db, "DdiProvider", brand=d.brand, name="Provider1")
-    text = ("Carol,Smith,carol@democompany.com,carol,Carol-1234,YealinkT21P,AA:BB:CC:00:11:22,150,ES,944000111,"
+    text = ("Carol,Smith,carol@democompany.com,carol,CARoly-1234,YealinkT21P,AA:BB:CC:00:11:22,150,ES,944000111,"
             "Provider1\n"
             "Dave,Jones,,,,,,151,,,\n"
             "Alice,Demo,,,,,,,,,\n")  # existing user: updated, nothing else
@@ -162,7 +162,7 @@ def test_users_mass_import(api: Api, tokens: dict[str, str], db: Engine) -> None
     assert (carol.companyId, carol.name, carol.lastname, carol.active) == (d.company, "Carol", "Smith", False)
     terminal = row(db, "Terminal", carol.terminalId)
     assert (terminal.name, terminal.password, terminal.mac, terminal.companyId) == \
-        ("carol", "Carol-1234", "aabbcc001122", d.company)
+        ("carol", "CARoly-1234", "aabbcc001122", d.company)
     assert terminal.terminalModelId == ident(db, "TerminalModel", iden="YealinkT21P")
     ext = row(db, "Extension", carol.extensionId)
     assert (ext.number, ext.routeType, ext.userId) == ("150", "user", carol.id)
@@ -192,9 +192,11 @@ def test_users_mass_import_errors(api: Api, tokens: dict[str, str], db: Engine) 
                "Fay,X,,,,,,,ZZ,944000000,\n"
                ",X,,,,,,,,,\n"
                "Hal,X,,halt,,,zz:zz,,,,\n"
-               "Gil,X,,,,,,,,911000000,\n")  # the other brand's DDI number is another DDI of this brand: allowed
+               "Gil,X,,,,,,,,911000000,\n")  # the other brand's DDI: DDIs are unique on the platform
     body = problem(_upload(api, "brand", "/users/mass_import", tokens["brand"], rowwise, company=str(d.company)), 400)
-    assert [v["propertyPath"] for v in body["violations"]] == ["csv[1]", "csv[2]", "csv[3]", "csv[4]", "csv[5]"]
+    assert [v["propertyPath"] for v in body["violations"]] == ["csv[1]", "csv[2]", "csv[3]", "csv[4]", "csv[5]",
+                                                               "csv[6]"]
+    assert "unique" in body["violations"][5]["message"]
     assert len(rows(db, "User", companyId=d.company)) == 2 and rows(db, "Terminal", name="carolt") == []
     problem(_upload(api, "brand", "/users/mass_import", tokens["brand"], "A,B,,,,,,,,,\n", company=str(other.company)),
             404)

@@ -74,7 +74,7 @@ def test_specific_template_test(api: Api, tokens: dict[str, str], db: Engine) ->
     for mac in ("aabbccddeeff", "AA:BB:CC:DD:EE:FF", "aa-bb-cc-dd-ee-ff"):
         r = api.get("platform", f"/terminal_models/{model}/test_specific_template?mac={mac}", tokens["platform"])
         assert r.status_code == 200, r.text
-        assert r.text == "user=alice pass=alice ext=101 lang=en domain=127.0.0.1 brand=DemoBrand secret=[]"
+        assert r.text == "user=alice pass=DEMOalice+101 ext=101 lang=en domain=127.0.0.1 brand=DemoBrand secret=[]"
     # testing does not mark the terminal as provisioned
     assert row(db, "Terminal", d.alice_terminal).lastProvisionDate is None
     problem(api.get("platform", f"/terminal_models/{model}/test_specific_template?mac=xyz", tokens["platform"]),

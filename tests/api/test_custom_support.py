@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from polyvox.api.auth import hash_password
+from polyvox.api.seeding import create_admin
 from polyvox.db.model import ENTITY
-from polyvox.db.seed import create_admin, find, insert
+from polyvox.db.seed import find, insert
 from tests.api.conftest import Api
 
 

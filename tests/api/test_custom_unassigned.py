@@ -8,6 +8,17 @@ from tests.api.conftest import Api
 from tests.api.test_custom_support import add, demo, ident, other_brand, problem, restricted_brand_admin, set_
 
 
+def no_service_codes(db: Engine, brand: int, company: int) -> None:
+    """A brand gets every service code at creation and a vPBX client its brand's (IvozProvider
+    BrandService/UpdateByBrand, CompanyService/PropagateBrandServices): start without them."""
+    from polyvox.db.model import ENTITY
+
+    bs, cs = ENTITY["BrandService"].table, ENTITY["CompanyService"].table
+    with db.begin() as conn:
+        conn.execute(bs.delete().where(bs.c.brandId == brand))
+        conn.execute(cs.delete().where(cs.c.companyId == company))
+
+
 def _ids(r) -> list[int]:  # type: ignore[no-untyped-def]
     assert r.status_code == 200, r.text
     return [i["id"] for i in r.json()]
@@ -16,6 +27,7 @@ def _ids(r) -> list[int]:  # type: ignore[no-untyped-def]
 def test_brand_services_unassigned_hides_services_with_a_brand_code(api: Api, tokens: dict[str, str],
                                                                      db: Engine) -> None:
     d = demo(db)
+    no_service_codes(db, d.brand, d.company)
     voicemail, pickup = ident(db, "Service", iden="Voicemail"), ident(db, "Service", iden="DirectPickUp")
     before = _ids(api.get("brand", "/services/unassigned", tokens["brand"]))
     assert voicemail in before and pickup in before
@@ -40,6 +52,7 @@ def test_services_unassigned_bad_include_id(api: Api, tokens: dict[str, str]) ->
 def test_client_services_unassigned_offers_brand_services_without_client_code(api: Api, tokens: dict[str, str],
                                                                               db: Engine) -> None:
     d = demo(db)
+    no_service_codes(db, d.brand, d.company)
     voicemail, pickup = ident(db, "Service", iden="Voicemail"), ident(db, "Service", iden="DirectPickUp")
     group = ident(db, "Service", iden="GroupPickUp")
     add(db, "BrandService", brand=d.brand, service=voicemail, code="55")

@@ -143,11 +143,14 @@ def test_call_history_stats_and_last_month(api: Api, tokens: dict[str, str], db:
 
 
 def test_status(api: Api, tokens: dict[str, str], db: Engine) -> None:
+    from tests.api.test_custom_unassigned import no_service_codes
+
     d = demo(db)
+    no_service_codes(db, d.brand, d.company)
     status = api.get("user", "/my/status", tokens["user"]).json()
     assert status["userName"] == "Alice Demo" and status["companyName"] == "DemoCompany"
     assert (status["companyDomain"], status["language"], status["terminalName"], status["terminalPassword"],
-            status["extensionNumber"]) == ("127.0.0.1", "en", "alice", "alice", 101)
+            status["extensionNumber"]) == ("127.0.0.1", "en", "alice", "DEMOalice+101", 101)
     assert status["voiceMail"] == "93"  # the Voicemail service's default code
     assert (status["userAgent"], status["ipRegistered"], status["statusTerminal"]) == ("", "", "")
     assert status["features"] == []

@@ -11,7 +11,7 @@ from tests.api.conftest import Api
 def _company_body(api: Api, token: str, name: str) -> dict[str, object]:
     spain = api.get("brand", "/countries?code=ES", token).json()[0]["id"]
     rules = api.get("brand", "/transformation_rule_sets?_itemsPerPage=1", token).json()[0]["id"]
-    return {"type": "vpbx", "name": name, "country": spain, "transformationRuleSet": rules, "maxCalls": 0,
+    return {"type": "vpbx", "name": name, "domainUsers": f"{name.lower()}.example.com", "country": spain, "transformationRuleSet": rules, "maxCalls": 0,
             "maxDailyUsage": 100, "billingMethod": "postpaid", "allowRecordingRemoval": True,
             "onDemandRecordEmail": "disabled", "invoicing": {"nif": "X", "postalAddress": "a", "postalCode": "1",
                                                              "town": "t", "province": "p", "countryName": "c"}}

@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true, update
 from sqlalchemy.engine import Connection
 
-from polyvox.api import policy
+from polyvox.api import datetimes, policy
 from polyvox.api.auth import Principal, hash_password
 from polyvox.api.contract_decl import EXPOSURE
 from polyvox.api.errors import ApiError, invalid, not_found
+from polyvox.api.lifecycle import POST_PERSIST, POST_REMOVE, PRE_PERSIST, PRE_REMOVE, WriteContext, run
 from polyvox.db.model import ENTITY, EntityDef, FieldDef, config_version
 
 OPS = ("list", "get", "create", "update", "delete")
@@ -38,39 +39,8 @@ CURRENT_TZ: ContextVar[ZoneInfo | None] = ContextVar("polyvox_tz", default=None)
 # only then are the platform-data fields (policy.GOD_ONLY) shown and written.
 CURRENT_GOD: ContextVar[bool] = ContextVar("polyvox_god", default=False)
 
-Validator = Callable[["WriteContext"], None]
 Computer = Callable[[Connection, Any], Any]
-
-
-@dataclass
-class WriteContext:
-    """What a validator sees: the resource, the connection, old and new values."""
-
-    resource: Resource
-    conn: Connection
-    principal: Principal
-    op: str
-    old: dict[str, Any] | None
-    new: dict[str, Any]  # column -> value after the write
-    m2m: dict[str, list[int]]
-
-    def value(self, column: str) -> Any:
-        return self.new.get(column)
-
-
-VALIDATORS: dict[str, list[Validator]] = {}
-DELETE_GUARDS: dict[str, list[Callable[[Connection, Any], None]]] = {}
 COMPUTED: dict[tuple[str, str], Computer] = {}
-DEFAULTS: dict[str, Callable[[WriteContext], None]] = {}
-AFTER_WRITE: dict[str, list[Callable[[Connection, int, str], None]]] = {}
-
-
-def validator(*entities: str) -> Callable[[Validator], Validator]:
-    def deco(fn: Validator) -> Validator:
-        for e in entities:
-            VALIDATORS.setdefault(e, []).append(fn)
-        return fn
-    return deco
 
 
 @dataclass
@@ -250,18 +220,12 @@ def to_json_value(f: FieldDef, v: Any) -> Any:
     if isinstance(v, Decimal):
         return float(v)
     if isinstance(v, dt.datetime):
-        tz = CURRENT_TZ.get()
-        if tz is not None:
-            v = v.replace(tzinfo=dt.UTC).astimezone(tz)
-        return v.strftime("%Y-%m-%d %H:%M:%S")
+        return datetimes.format_datetime(v, CURRENT_TZ.get())
     if isinstance(v, dt.date):
-        return v.isoformat()
+        return datetimes.format_date(v)
     if isinstance(v, dt.time):
-        return v.strftime("%H:%M:%S")
+        return datetimes.format_time(v)
     return v
-
-
-_DT_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
 
 def parse_scalar(f: FieldDef, path: str, v: Any) -> Any:
@@ -304,13 +268,10 @@ def parse_scalar(f: FieldDef, path: str, v: Any) -> Any:
     elif t == "date":
         v = _parse_date(path, v)
     elif t == "time":
-        if not isinstance(v, str) or not re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", v):
-            raise invalid(path, "This value is not a valid time (HH:MM:SS).")
-        parts = [int(x) for x in v.split(":")]
         try:
-            v = dt.time(*parts)
-        except ValueError as e:
-            raise invalid(path, "This value is not a valid time (HH:MM:SS).") from e
+            v = datetimes.parse_time(v)
+        except datetimes.DateTimeFormatError as e:
+            raise invalid(path, f"This value is not a valid time ({datetimes.TIME_HINT}).") from e
     else:
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             v = str(v)
@@ -325,39 +286,18 @@ def parse_scalar(f: FieldDef, path: str, v: Any) -> Any:
 
 def _parse_date(path: str, v: Any) -> dt.date:
     """Calendar dates carry no time of day: never shifted between timezones."""
-    if isinstance(v, dt.datetime):
-        return v.date()
-    if isinstance(v, dt.date):
-        return v
-    if isinstance(v, str):
-        try:
-            return dt.date.fromisoformat(v.strip()[:10])
-        except ValueError:
-            pass
-    raise invalid(path, "This value is not a valid date (YYYY-MM-DD).")
+    try:
+        return datetimes.parse_date(v)
+    except datetimes.DateTimeFormatError as e:
+        raise invalid(path, f"This value is not a valid date ({datetimes.DATE_HINT}).") from e
 
 
 def _parse_dt(path: str, v: Any) -> dt.datetime:
-    if isinstance(v, dt.datetime):
-        return v
-    if isinstance(v, str):
-        s = v.strip()
-        if s.endswith("Z") or re.search(r"[+-]\d{2}:\d{2}$", s):
-            try:
-                d = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
-                return d.astimezone(dt.UTC).replace(tzinfo=None)
-            except ValueError:
-                pass
-        for fmt in _DT_FORMATS:
-            try:
-                local = dt.datetime.strptime(s, fmt)
-            except ValueError:
-                continue
-            tz = CURRENT_TZ.get()
-            if tz is not None:
-                local = local.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
-            return local
-    raise invalid(path, "This value is not a valid datetime (YYYY-MM-DD HH:MM:SS).")
+    """Stored in UTC; without an offset the value is in the request's timezone."""
+    try:
+        return datetimes.parse_datetime(v, CURRENT_TZ.get())
+    except datetimes.DateTimeFormatError as e:
+        raise invalid(path, f"This value is not a valid datetime ({datetimes.DATETIME_HINT}).") from e
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,8 +422,8 @@ class Engine:
                 assert f.column
                 values[f.column] = parse_scalar(f, name, raw)
                 if (res.name, name) in policy.PASSWORD_FIELDS:
-                    if not raw:
-                        del values[f.column]  # empty password: keep the current one
+                    if not raw or raw == "*****":
+                        del values[f.column]  # empty, or sent back as read: keep the current one
                     else:
                         values[f.column] = hash_password(values[f.column])
             elif f.kind == "json":
@@ -528,10 +468,10 @@ class Engine:
                         values[f.column] = parse_scalar(f, name, f.default)
                     else:
                         raise invalid(name, "This value should not be blank.")
-            # defaults for the rest
-            for name in res.write:
-                f = res.fdef(name)
-                if f is not None and f.kind == "scalar" and f.column and f.column not in values and f.default is not None:
+            # the entity's defaults for the rest, writable at this level or not (IvozProvider's
+            # entity defaults: a DDI created by a brand has recordCalls 'none', not NULL)
+            for name, f in res.ent.fields.items():
+                if f.kind == "scalar" and f.column and f.column not in values and f.default is not None:
                     values[f.column] = parse_scalar(f, name, f.default)
         else:
             for name in res.required:
@@ -576,35 +516,38 @@ class Engine:
     def create(self, conn: Connection, res: Resource, p: Principal, body: Any) -> Any:
         values, m2m = self.parse_body(conn, res, p, body, "create")
         self.set_owner(res, p, values)
-        ctx = WriteContext(res, conn, p, "create", None, values, m2m)
-        if res.name in DEFAULTS:
-            DEFAULTS[res.name](ctx)
-        self.run_validators(ctx)
-        ident = conn.execute(res.table.insert().values(**values)).inserted_primary_key[0]  # type: ignore[index]
-        self.write_m2m(conn, res, ident, m2m)
-        for hook in AFTER_WRITE.get(res.name, []):
-            hook(conn, ident, "create")
-        # the new row must be visible to its creator (it is in the principal's scope)
-        row = conn.execute(select(res.table).where(res.table.c.id == ident)).first()
-        bump_version(conn)
-        return row
+        return self.persist(conn, res, p, None, values, m2m)
 
     def update(self, conn: Connection, res: Resource, p: Principal, ident: Any, body: Any) -> Any:
         row = self.fetch(conn, res, p, ident, write=True)
         values, m2m = self.parse_body(conn, res, p, body, "update")
-        old = dict(row._mapping)
-        new = {**old, **values}
-        self.set_owner_unchanged(old, new)
-        ctx = WriteContext(res, conn, p, "update", old, new, m2m)
-        self.run_validators(ctx)
-        changed = {k: v for k, v in new.items() if k != "id" and old.get(k) != v}
-        if changed:
-            conn.execute(update(res.table).where(res.table.c.id == row.id).values(**changed))
-        self.write_m2m(conn, res, row.id, m2m)
-        for hook in AFTER_WRITE.get(res.name, []):
-            hook(conn, row.id, "update")
+        return self.persist(conn, res, p, dict(row._mapping), values, m2m)
+
+    def persist(self, conn: Connection, res: Resource, p: Principal, old: dict[str, Any] | None,
+                values: dict[str, Any], m2m: dict[str, list[int]]) -> Any:
+        """Write parsed values (a create when ``old`` is None) with the entity's lifecycle hooks,
+        uniqueness rules and m2m lists, and bump the configuration version. Returns the row."""
+        if old is None:
+            ctx = WriteContext(res, conn, p, "create", None, values, m2m)
+        else:
+            new = {**old, **values}
+            self.set_owner_unchanged(old, new)
+            ctx = WriteContext(res, conn, p, "update", old, new, m2m, id=old["id"])
+        run(PRE_PERSIST, ctx)
+        for u in policy.UNIQUE.get(res.name, []):
+            check_unique(ctx, u)
+        t = res.table
+        if old is None:
+            ctx.id = int(conn.execute(t.insert().values(**ctx.new)).inserted_primary_key[0])  # type: ignore[index]
+        else:
+            changed = {k: v for k, v in ctx.new.items() if k != "id" and old.get(k) != v}
+            if changed:
+                conn.execute(update(t).where(t.c.id == ctx.id).values(**changed))
+        assert ctx.id is not None
+        self.write_m2m(conn, res, ctx.id, m2m)
+        run(POST_PERSIST, ctx)
         bump_version(conn)
-        return conn.execute(select(res.table).where(res.table.c.id == row.id)).first()
+        return conn.execute(select(t).where(t.c.id == ctx.id)).first()
 
     @staticmethod
     def set_owner_unchanged(old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -613,17 +556,16 @@ class Engine:
                 new[col] = old[col] if new.get(col) is None else new[col]
 
     def delete(self, conn: Connection, res: Resource, p: Principal, ident: Any) -> None:
-        row = self.fetch(conn, res, p, ident, write=True)
-        for guard in DELETE_GUARDS.get(res.name, []):
-            guard(conn, row)
-        conn.execute(res.table.delete().where(res.table.c.id == row.id))
-        bump_version(conn)
+        self.remove(conn, res, p, self.fetch(conn, res, p, ident, write=True))
 
-    def run_validators(self, ctx: WriteContext) -> None:
-        for u in policy.UNIQUE.get(ctx.resource.name, []):
-            check_unique(ctx, u)
-        for fn in VALIDATORS.get(ctx.resource.name, []):
-            fn(ctx)
+    def remove(self, conn: Connection, res: Resource, p: Principal, row: Any) -> None:
+        """Delete a row with the entity's guards, unlinks and cascades."""
+        stored = dict(row._mapping)
+        ctx = WriteContext(res, conn, p, "delete", stored, dict(stored), id=stored["id"])
+        run(PRE_REMOVE, ctx)
+        conn.execute(res.table.delete().where(res.table.c.id == ctx.id))
+        run(POST_REMOVE, ctx)
+        bump_version(conn)
 
     def write_m2m(self, conn: Connection, res: Resource, ident: int, m2m: dict[str, list[int]]) -> None:
         for fname, ids in m2m.items():

@@ -159,7 +159,7 @@ UNIQUE: dict[str, list[Unique]] = {
     "Domain": [Unique(("domain",), "domain already in use")],
     "Country": [Unique(("code",), "country code already exists")],
     "Currency": [Unique(("iden",), "currency already exists")],
-    "Ddi": [Unique(("ddie164",), "DDI already exists in this brand", ("brand",))],
+    "Ddi": [Unique(("ddie164",), "This DDI already exists on the platform (DDIs are unique in E.164 format)")],
     "RoutingTag": [Unique(("tag",), "routing tag already exists in this brand", ("brand",))],
     "Destination": [Unique(("prefix",), "a destination with this prefix already exists", ("brand",))],
 }
@@ -188,8 +188,13 @@ PLATFORM_OWNER_NULL = {"BannedAddress"}
 BILLING_DETAIL_ENTITIES = {"Invoice", "RatingProfile", "RatingPlanGroup"}
 
 # Fields the contract marks required that a provider does not have at creation time
-# (a user's voicemail and contact are created with or after the user).
-NOT_REQUIRED = {("User", "voicemail"), ("User", "contact")}
+# (a user's voicemail and contact are created with or after the user; a hunt group member
+# routed to a number has no user: rules.targets demands the target of the chosen route type).
+NOT_REQUIRED = {("User", "voicemail"), ("User", "contact"), ("HuntGroupMember", "user")}
+
+# Rows whose owner is reached through this parent, not through another required relation: a
+# hunt group member routed to a number has no user, it belongs to its hunt group's client.
+OWNER_PARENT: dict[str, str] = {"HuntGroupMember": "huntGroup"}
 
 # Brand rows a client administrator may read only when they are linked to the client:
 # Platform-wide entities a brand only sees through its assignments: entity -> (linking entity,

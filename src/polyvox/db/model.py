@@ -216,6 +216,12 @@ _PREFERRED = ("company", "brand", "user")
 def _owner_path(name: str, owner: str, max_depth: int = 4) -> tuple[str, ...] | None:
     if name == owner:
         return ()
+    via = policy.OWNER_PARENT.get(name)
+    if via is not None and owner != "User":
+        parent = ENTITY[name].fields[via].target
+        assert parent is not None
+        rest = _owner_path(parent, owner, max_depth - 1)
+        return None if rest is None else (via, *rest)
     frontier: list[tuple[str, tuple[str, ...]]] = [(name, ())]
     seen = {name}
     for _ in range(max_depth):

@@ -1,13 +1,12 @@
-"""Reference data and demo data loaded on first start."""
+"""Row helpers of the reference data loader (API-shaped values to columns)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from polyvox.api.auth import hash_password
 from polyvox.api.contract_decl import EXPOSURE
 from polyvox.db.model import ENTITY
 
@@ -53,25 +52,6 @@ def find(conn: Connection, entity: str, **where: Any) -> int | None:
     return conn.execute(q.limit(1)).scalar()
 
 
-def create_admin(conn: Connection, username: str, password: str, *, brand_id: int | None = None,
-                 company_id: int | None = None, email: str | None = None, name: str = "", lastname: str = "",
-                 restricted: bool = False) -> int:
-    if find(conn, "Administrator", username=username) is not None:
-        raise SystemExit(f"administrator {username} already exists")
-    tz = find(conn, "Timezone", tz="Europe/Madrid")
-    values = {"username": username, "pass": hash_password(password), "email": email or f"{username}@example.com",
-              "active": True, "restricted": restricted, "name": name or username, "lastname": lastname,
-              "brandId": brand_id, "companyId": company_id, "timezoneId": tz, "canImpersonate": True}
-    t = ENTITY["Administrator"].table
-    return int(conn.execute(t.insert().values(**values)).inserted_primary_key[0])  # type: ignore[index]
-
-
-def reset_password(conn: Connection, username: str, password: str) -> bool:
-    t = ENTITY["Administrator"].table
-    res = conn.execute(update(t).where(t.c.username == username).values(**{"pass": hash_password(password)}))
-    return bool(res.rowcount)
-
-
 def is_empty(conn: Connection) -> bool:
     t = ENTITY["Country"].table
     return (conn.execute(select(func.count()).select_from(t)).scalar() or 0) == 0
@@ -87,22 +67,3 @@ def load_public_entities(conn: Connection) -> None:
             insert(conn, "PublicEntity", iden=name, fqdn=f"Polyvox\\{name}", platform=levels["platform"],
                    brand=levels["brand"], client=levels["client"],
                    name={"en": name, "es": name, "ca": name, "it": name, "eu": name})
-
-
-def first_start(conn: Connection, demo: bool = True, host: str = "127.0.0.1",
-                rtpengine: str = "udp:127.0.0.1:22222") -> dict[str, Any]:
-    """Load reference data (and demo data) when the database is new. Idempotent. ``host`` is the
-    standalone SIP address written in the demo rows (proxies, app server, SIP domain),
-    ``rtpengine`` the NG url of the demo media relay."""
-    from polyvox.db import demo as demo_data
-    from polyvox.db import reference
-
-    info: dict[str, Any] = {}
-    if is_empty(conn):
-        reference.load(conn)
-        load_public_entities(conn)
-        if demo:
-            info["demo"] = demo_data.load(conn, host=host, rtpengine=rtpengine)
-    elif demo and find(conn, "Brand", name="DemoBrand") is not None:
-        info["demo"] = demo_data.credentials(host)
-    return info

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import delete
 from sqlalchemy.engine import Connection
 
 from polyvox.api.custom.common import Add, resource, route, scoped
-from polyvox.api.engine import bump_version, check_privilege
+from polyvox.api.engine import check_privilege
 from polyvox.api.errors import ApiError
 
 if TYPE_CHECKING:
@@ -43,8 +42,7 @@ def register(api: LevelApi, add: Add) -> None:
                                                                    t.c.blocker == "antibruteforce")).first()
             if row is None:
                 raise ApiError(404, "Not Found")
-            c.execute(delete(t).where(t.c.id == ident))
-            bump_version(c)
+            api.engine.remove(c, res, p, row)
             return None
 
         api.run(do)

@@ -11,21 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.engine import Connection
 
 from polyvox.api import policy, query
 from polyvox.api.auth import Principal
-from polyvox.api.engine import (
-    AFTER_WRITE,
-    DEFAULTS,
-    Engine,
-    Resource,
-    WriteContext,
-    bump_version,
-    check_privilege,
-    parse_scalar,
-)
+from polyvox.api.engine import Engine, Resource, check_privilege, parse_scalar
 from polyvox.api.errors import ApiError, invalid
 from polyvox.db.model import ENTITY
 
@@ -293,7 +284,6 @@ def write_row(engine: Engine, conn: Connection, res: Resource, p: Principal, bod
     their own defaults (``extra`` holds raw column values set after parsing).
     """
     values, m2m = engine.parse_body(conn, res, p, body, "update")
-    t = res.table
     if ident is None:
         for name in res.write:
             f = res.fdef(name)
@@ -302,30 +292,10 @@ def write_row(engine: Engine, conn: Connection, res: Resource, p: Principal, bod
     values.update(extra or {})
     if ident is None:
         engine.set_owner(res, p, values)
-        ctx = WriteContext(res, conn, p, "create", None, values, m2m)
-        if res.name in DEFAULTS:
-            DEFAULTS[res.name](ctx)
-        engine.run_validators(ctx)
-        new_id = int(conn.execute(t.insert().values(**ctx.new)).inserted_primary_key[0])  # type: ignore[index]
-        engine.write_m2m(conn, res, new_id, m2m)
-        for hook in AFTER_WRITE.get(res.name, []):
-            hook(conn, new_id, "create")
-        bump_version(conn)
-        return new_id
-    row = conn.execute(select(t).where(t.c.id == ident)).first()
+        return int(engine.persist(conn, res, p, None, values, m2m).id)
+    row = conn.execute(select(res.table).where(res.table.c.id == ident)).first()
     assert row is not None
-    old = dict(row._mapping)
-    new = {**old, **values}
-    Engine.set_owner_unchanged(old, new)
-    ctx = WriteContext(res, conn, p, "update", old, new, m2m)
-    engine.run_validators(ctx)
-    changed = {k: v for k, v in ctx.new.items() if k != "id" and old.get(k) != v}
-    if changed:
-        conn.execute(update(t).where(t.c.id == ident).values(**changed))
-    engine.write_m2m(conn, res, ident, m2m)
-    for hook in AFTER_WRITE.get(res.name, []):
-        hook(conn, ident, "update")
-    bump_version(conn)
+    engine.persist(conn, res, p, dict(row._mapping), values, m2m)
     return ident
 
 

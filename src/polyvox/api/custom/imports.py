@@ -42,8 +42,9 @@ from polyvox.api.custom.common import (
     run_lines,
     write_row,
 )
-from polyvox.api.engine import Engine, bump_version, check_privilege, parse_scalar
+from polyvox.api.engine import Engine, check_privilege, parse_scalar
 from polyvox.api.errors import ApiError, invalid
+from polyvox.api.writer import Writer
 from polyvox.db.model import ENTITY, FieldDef
 
 if TYPE_CHECKING:
@@ -454,11 +455,11 @@ def _ddi_unlink(api: LevelApi, add: Add) -> None:
                 values = {k: row._mapping[k] for k in keep}
                 # like IvozProvider: the DDI is removed (with its client routing, and every use of
                 # it as an outgoing DDI) and created again, unassigned, with its provider data
-                c.execute(t.delete().where(t.c.id == row.id))
-                new_id = c.execute(t.insert().values(**values, companyId=None)).inserted_primary_key[0]  # type: ignore[index]
+                system = Writer(c)
+                system.delete("Ddi", row.id)
+                new_id = system.create("Ddi", **{**values, "companyId": None})
                 fresh = c.execute(select(t).where(t.c.id == new_id)).first()
                 out.append(api.engine.row_to_dict(c, res, fresh, plain(res)))
-            bump_version(c)
             return out
 
         return JSONResponse(api.run(do), status_code=201)

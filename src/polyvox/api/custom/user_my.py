@@ -42,6 +42,7 @@ from polyvox.api.custom.common import (
 )
 from polyvox.api.engine import Engine
 from polyvox.api.errors import ApiError, invalid
+from polyvox.api.writer import Writer
 from polyvox.db.model import ENTITY
 
 if TYPE_CHECKING:
@@ -148,7 +149,8 @@ def _profile(api: LevelApi, add: Add) -> None:
             fields = {k: v for k, v in body.items() if k in PROFILE_WRITE}
             api.engine.update(c, res, p, me.id, fields)
             if boss is not ...:
-                c.execute(_t("User").update().where(_t("User").c.id == me.id).values(bossAssistantId=boss))
+                # the user level does not write bossAssistant; the check above is its scope
+                Writer(c).update("User", me.id, bossAssistant=boss)
             return represent(c, _me(c, me.id))
 
         return JSONResponse(api.run(do))

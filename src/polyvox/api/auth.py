@@ -10,6 +10,7 @@ operators. A higher-level principal obtains a lower-level token with
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -39,6 +40,7 @@ class Principal:
     on_behalf_of: str | None = None
     timezone: str | None = None  # IANA name: date-times in requests and responses use it
     origin_level: str | None = None  # level of the administrator emulating this principal (spec 5.1.2)
+    origin_admin_id: int | None = None  # administrator who logged in at the start of an exchange chain
 
     @property
     def is_global_operator(self) -> bool:
@@ -103,9 +105,9 @@ class TokenService:
 
 
 def _revalidate(conn: Connection, p: Principal) -> None:
-    if p.admin_id is not None:
+    for admin_id in {p.admin_id, p.origin_admin_id} - {None}:
         t = ENTITY["Administrator"].table
-        row = conn.execute(select(t.c.active).where(t.c.id == p.admin_id)).first()
+        row = conn.execute(select(t.c.active).where(t.c.id == admin_id)).first()
         if row is None or not row.active:
             raise ApiError(401, "Invalid refresh token")
     if p.level == "user" and p.user_id is not None:
@@ -170,30 +172,52 @@ def user_principal(conn: Connection, row: Any, on_behalf_of: str | None = None) 
                      company_id=row.companyId, brand_id=brand_id, on_behalf_of=on_behalf_of, timezone=tz)
 
 
+_INTERNAL = {"brand": re.compile(r"__b(\d+)_internal"), "client": re.compile(r"__c(\d+)_internal")}
+
+
 def exchange(conn: Connection, origin: Principal, target_level: str, *, username: str | None,
              brand_id: int | None, client_id: int | None) -> Principal:
-    """A higher-level principal obtains a token of ``target_level`` (spec 5.1.1)."""
+    """A higher-level principal obtains a token of ``target_level`` (spec 5.1.1, IvozProvider's
+    ``/token/exchange``).
+
+    The target is an administrator of that level by ``username``, or (brand and client levels)
+    the tenant itself by ``brandId``/``clientId`` or IvozProvider's internal administrator
+    name ``__b<id>_internal``/``__c<id>_internal``; the id wins when both are given, as in
+    IvozProvider. At user level ``username`` is the user's e-mail. A token obtained by
+    exchange can be exchanged again, one level down at a time or more: the administrator
+    who logged in at the start of the chain (``origin_admin_id``) is the one whose right to
+    impersonate is checked, and the new token keeps him (``on_behalf_of``, ``origin_level``).
+    """
     if LEVELS.index(origin.level) >= LEVELS.index(target_level):
         raise ApiError(403, f"a {origin.level} token cannot be exchanged for a {target_level} token")
-    if origin.admin_id is not None:
-        a = ENTITY["Administrator"].table
-        arow = conn.execute(select(a.c.canImpersonate, a.c.active).where(a.c.id == origin.admin_id)).first()
-        if arow is None or not arow.active or arow.canImpersonate is False:
-            raise ApiError(403, "this administrator is not allowed to impersonate")
+    root = _chain_root(conn, origin)
     by = origin.on_behalf_of or origin.username
     origin_level = origin.origin_level or origin.level
-    a = ENTITY["Administrator"].table
+    root_id = root.id if root is not None else None
+
+    def chained(p: Principal) -> Principal:
+        return replace(p, on_behalf_of=by, origin_level=origin_level, origin_admin_id=root_id)
+
+    if target_level != "user" and username and (m := _INTERNAL[target_level].fullmatch(username.strip())):
+        username = None
+        if target_level == "brand":
+            brand_id = brand_id if brand_id is not None else int(m.group(1))
+        else:
+            client_id = client_id if client_id is not None else int(m.group(1))
+    tenant_id = brand_id if target_level == "brand" else client_id if target_level == "client" else None
+    if tenant_id is None and not username:
+        hint = {"brand": "username or brandId", "client": "username or clientId", "user": "username (the user's e-mail)"}
+        raise ApiError(400, f"Either {hint[target_level]} must be set", field="username")
     if target_level == "user":
-        if not username:
-            raise ApiError(400, "username (the user's e-mail) is required", field="username")
         u = ENTITY["User"].table
         row = conn.execute(select(u).where(u.c.email == username)).first()
         if row is None or not _within(origin, row.companyId, conn):
             raise ApiError(404, "user not found")
         if not row.active:
             raise ApiError(401, "Cannot impersonate inactive user")
-        return replace(user_principal(conn, row, on_behalf_of=by), origin_level=origin_level)
-    if username:
+        return chained(user_principal(conn, row))
+    if tenant_id is None:
+        a = ENTITY["Administrator"].table
         row = conn.execute(select(a).where(a.c.username == username)).first()
         if row is None or admin_level(row) != target_level:
             raise ApiError(404, f"{target_level} administrator not found")
@@ -202,23 +226,49 @@ def exchange(conn: Connection, origin: Principal, target_level: str, *, username
             raise ApiError(404, f"{target_level} administrator not found")
         if not row.active:
             raise ApiError(401, "Cannot impersonate inactive administrator")
-        return Principal(**{**asdict(p), "on_behalf_of": by, "origin_level": origin_level})
+        return chained(p)
+    # IvozProvider's internal administrator of the tenant: unrestricted, in the timezone of the
+    # administrator who started the chain (UserTimezoneInjector)
+    tz = (_tz_name(conn, root.timezoneId) if root is not None else None) or origin.timezone
     if target_level == "brand":
-        if brand_id is None:
-            raise ApiError(400, "brandId or username is required", field="brandId")
         b = ENTITY["Brand"].table
-        if conn.execute(select(b.c.id).where(b.c.id == brand_id)).first() is None:
+        if conn.execute(select(b.c.id).where(b.c.id == tenant_id)).first() is None or not _within_brand(origin, tenant_id):
             raise ApiError(404, "brand not found")
-        return Principal(level="brand", username=f"__b{brand_id}_internal", brand_id=brand_id, on_behalf_of=by,
-                         timezone=origin.timezone, origin_level=origin_level)
-    if client_id is None:
-        raise ApiError(400, "clientId or username is required", field="clientId")
+        return chained(Principal(level="brand", username=f"__b{tenant_id}_internal", brand_id=tenant_id, timezone=tz))
     c = ENTITY["Company"].table
-    row = conn.execute(select(c.c.id, c.c.brandId).where(c.c.id == client_id)).first()
-    if row is None or not _within(origin, row.id, conn, brand=row.brandId):
+    crow = conn.execute(select(c.c.id, c.c.brandId).where(c.c.id == tenant_id)).first()
+    if crow is None or not _within(origin, crow.id, conn, brand=crow.brandId):
         raise ApiError(404, "client not found")
-    return Principal(level="client", username=f"__c{client_id}_internal", brand_id=row.brandId,
-                     company_id=client_id, on_behalf_of=by, timezone=origin.timezone, origin_level=origin_level)
+    return chained(Principal(level="client", username=f"__c{tenant_id}_internal", brand_id=crow.brandId,
+                             company_id=tenant_id, timezone=tz))
+
+
+def _chain_root(conn: Connection, origin: Principal) -> Any:
+    """The administrator who logged in at the start of the exchange chain, checked: he must
+    still be active and, when restricted, allowed to impersonate (IvozProvider's
+    AssertAdministratorCanImpersonate: unrestricted administrators always may). None when
+    the chain started with no administrator row (tokens issued before ``origin_admin_id``)."""
+    a = ENTITY["Administrator"].table
+    q = select(a.c.id, a.c.active, a.c.restricted, a.c.canImpersonate, a.c.timezoneId)
+    if origin.origin_admin_id is not None:
+        row = conn.execute(q.where(a.c.id == origin.origin_admin_id)).first()
+    elif origin.on_behalf_of is None and origin.admin_id is not None:
+        row = conn.execute(q.where(a.c.id == origin.admin_id)).first()
+    elif origin.on_behalf_of is not None:
+        row = conn.execute(q.where(a.c.username == origin.on_behalf_of)).first()
+        if row is None:
+            return None
+    else:
+        return None
+    if row is None or not row.active:
+        raise ApiError(401, "The administrator of this token no longer exists or is disabled")
+    if row.restricted and not row.canImpersonate:
+        raise ApiError(403, "this administrator is not allowed to impersonate")
+    return row
+
+
+def _within_brand(origin: Principal, brand_id: int) -> bool:
+    return origin.level == "platform" or origin.brand_id == brand_id
 
 
 def _within(origin: Principal, company_id: int | None, conn: Connection, brand: int | None = None) -> bool:

@@ -163,9 +163,20 @@ def build_openapi(api: LevelApi) -> dict[str, Any]:
     paths["/token/refresh"] = {"post": {"tags": ["Auth"], "summary": "Refresh JWT token",
                                         "requestBody": {"content": form}, "responses": {"200": {"description": "token"}}}}
     if api.level != "platform":
+        target = {"brand": {"username": ("string", "Target brand admin user name"),
+                            "brandId": ("integer", "Target brand ID")},
+                  "client": {"username": ("string", "Target client admin user name"),
+                             "clientId": ("integer", "Target client ID")},
+                  "user": {"username": ("string", "Target user e-mail")}}[api.level]
+        props = {"token": {"type": "string", "description": "A higher level's token (an exchanged one too)"},
+                 **{k: {"type": t, "description": d} for k, (t, d) in target.items()}}
+        exchange_form = {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "required": ["token"], "properties": props}}}
         paths["/token/exchange"] = {"post": {"tags": ["Auth"], "summary": "Exchange a higher-level token",
-                                             "requestBody": {"content": form},
-                                             "responses": {"201": {"description": "token"}}}}
+                                             "requestBody": {"content": exchange_form},
+                                             "responses": {"201": {"description": "token"},
+                                                           "403": {"description": "Not allowed to impersonate"},
+                                                           "404": {"description": "Target not found"}}}}
     for op in api.extra_ops:
         paths.setdefault(op["path"], {})[op["method"]] = op["spec"]
     return {

@@ -66,8 +66,8 @@ class Target:
     kind: TargetKind
     ruri_user: str  # endpoint name (terminal/friend/device) or E.164 number
     domain: str | None = None  # SIP domain of an endpoint (None for EXTERNAL)
-    from_user: str | None = None  # caller number presented to this target (None: the caller as received)
-    from_name: str | None = None  # display name presented
+    from_user: str | None = None  # From user presented to this target (None: the caller as received)
+    from_name: str | None = None  # display name presented (From and PAI)
     headers: tuple[tuple[str, str], ...] = ()  # extra headers: X-Info-* for proxy-trunks, Diversion...
     label: str = ""  # what this target is, for logs, active calls and tests ("user:3", "hg:7/member:2")
     user_id: int | None = None  # the user this target rings, if any (busy/call-waiting accounting)
@@ -77,6 +77,11 @@ class Target:
     # other target rings in its place, in the same dial (the other branches keep ringing)
     forward_no_answer: Target | None = None
     forward_busy: Target | None = None
+    # caller identity asserted to an ENDPOINT target: the runtime adds ``P-Asserted-Identity:
+    # "<from_name>" <sip:<pai_user>@<From host>>`` (None: no PAI). The dialplan sets it to the
+    # presented caller (the user's extension, an external caller in the callee's format...), equal
+    # to ``from_user`` except for friends with a "From user" (docs/appserver-dialplan.md §3.1)
+    pai_user: str | None = None
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,7 @@ class Ctx:
     domain: str | None  # the client's SIP domain (vPBX)
     called_ddi: str | None = None  # E.164 DDI of an inbound call
     display_name: str | None = None  # DDI display name shown to internal targets
+    shown: pbx.CallerId | None = None  # identity shown to internal targets instead of the caller's (transfers)
     diversions: tuple[str, ...] = ()  # Diversion header values to add to the next targets
     hops: int = 0
     visited: set[str] = field(default_factory=set)
@@ -218,12 +219,17 @@ class PolyvoxDialplan:
                           endpoint_type="terminal", endpoint_id=int(user["terminalId"]),
                           endpoint_name=str(term["name"]) if term else None, user_id=int(user["id"]),
                           ddi_id=None, ddi=None, diversion=(), headers={})
+            # the transferee (the original caller) stays the identity shown to internal targets,
+            # as the transferred Asterisk channel keeps its CALLERID; the transferor's rules (ACL,
+            # outgoing DDI) apply to the new call
+            return GeneratorScript(self._main(new, presence, shown=self._shown_caller(call)),
+                                   label=call.call_id + ":transfer")
         else:
             return GeneratorScript(_one(Reject(403, "Forbidden: this party cannot transfer")))
         return GeneratorScript(self._main(new, presence), label=call.call_id + ":transfer")
 
     # ------------------------------------------------------------------ main
-    def _main(self, call: IncomingCall, presence: Presence) -> Flow:
+    def _main(self, call: IncomingCall, presence: Presence, shown: pbx.CallerId | None = None) -> Flow:
         company = self.repo.company(call.company_id)
         if company is None:
             yield Reject(404, "Not Found: unknown client")
@@ -239,13 +245,35 @@ class PolyvoxDialplan:
             if party is None:
                 yield Reject(403, "Forbidden: unknown calling endpoint")
                 return
-            ctx = Ctx(call, presence, company, party, "internal", tz, domain, diversions=call.diversion)
+            ctx = Ctx(call, presence, company, party, "internal", tz, domain, diversions=call.diversion,
+                      shown=shown)
             yield from self._from_endpoint(ctx)
         else:
-            caller = call.caller
-            party = Party("external", caller, caller if is_e164(caller) else e164(caller), call.caller_name)
-            ctx = Ctx(call, presence, company, party, "external", tz, domain, diversions=call.diversion)
+            ctx = Ctx(call, presence, company, _external_party(call), "external", tz, domain,
+                      diversions=call.diversion, shown=shown)
             yield from self._inbound(ctx)
+
+    def _shown_caller(self, call: IncomingCall) -> pbx.CallerId | None:
+        """The identity ``call``'s internal targets were shown (before the callee's format)."""
+        company = self.repo.company(call.company_id)
+        if company is None:
+            return None
+        if call.origin is Origin.ENDPOINT:
+            party = self._endpoint_party(call, company)
+            return pbx.CallerId(party.number, party.name) if party is not None else None
+        party = _external_party(call)
+        ddi = self._called_ddi(call, int(company["brandId"]))
+        name = str(ddi["displayName"]) if ddi is not None and ddi.get("displayName") else None
+        return pbx.presented_caller("external", pbx.CallerId(party.number, party.name), e164=party.e164,
+                                    ddi_display_name=name)
+
+    def _called_ddi(self, call: IncomingCall, brand_id: int) -> Row | None:
+        """The DDI an inbound call was made to (``ddi_id``, else its E.164 number in the brand)."""
+        ddi = self.repo.ddi(call.ddi_id) if call.ddi_id is not None else None
+        if ddi is None:
+            number = call.ddi or call.dialled
+            ddi = self.repo.ddi_by_number(brand_id, e164(number) or number)
+        return ddi
 
     def _endpoint_party(self, call: IncomingCall, company: Row) -> Party | None:
         """The calling endpoint, which must belong to the call's client."""
@@ -264,16 +292,13 @@ class PolyvoxDialplan:
                 term = repo.terminal(user.get("terminalId"))
             if term is not None and (user is None or user.get("terminalId") != term["id"]):
                 user = repo.user_of_terminal(int(term["id"]))  # the terminal's owner, whatever was sent
-            number = call.caller
-            name = call.caller_name
-            if user is not None:
+            shown = pbx.CallerId(call.caller, call.caller_name)
+            if user is not None:  # its screen extension and "name lastname" (IvozProvider's endpoint callerid)
                 ext = repo.extension(user.get("extensionId"))
-                if ext is not None:
-                    number = str(ext["number"])  # screen extension presented internally
-                full = " ".join(x for x in (user.get("name"), user.get("lastname")) if x)
-                name = full or name
-            return Party("terminal", number, e164(call.caller) if call.caller.startswith("+") else None, name,
-                         user, term)
+                shown = pbx.presented_caller("user", shown, extension=str(ext["number"]) if ext else None,
+                                             user_name=pbx.full_name(user.get("name"), user.get("lastname")))
+            return Party("terminal", shown.number, e164(call.caller) if call.caller.startswith("+") else None,
+                         shown.name, user, term)
         if kind == "friend":
             friend = repo.friend(call.endpoint_id)
             if friend is None:
@@ -429,7 +454,7 @@ class PolyvoxDialplan:
             feature = kind.split(":", 1)[1] if kind.startswith("service:") else kind
             yield not_available(feature, locution)
             return
-        yield from handler(FeatureRequest(kind, target, locution, ctx.call, ctx.company_id, self._presented(ctx)[0],
+        yield from handler(FeatureRequest(kind, target, locution, ctx.call, ctx.company_id, self._presented(ctx).number,
                                           ctx.caller.e164, ctx.caller.user_id, ctx.called_ddi, ctx.diversions))
 
     def _extension(self, ctx: Ctx, ext: Row) -> Flow:
@@ -537,24 +562,35 @@ class PolyvoxDialplan:
             call_type_filter=r.get("callTypeFilter") or "both", no_answer_timeout=int(r.get("noAnswerTimeout") or 10),
             enabled=True if r.get("enabled") is None else bool(r["enabled"]), setting_id=int(r["id"]))
 
-    def _presented(self, ctx: Ctx) -> tuple[str, str | None]:
-        """(From user, display name) shown to internal targets: the caller's extension for users;
-        an external caller in E.164 with the DDI display name (proxy-users turns E.164 From users
-        into the endpoint's format with its ``callerout`` rules, docs/sip.md)."""
+    def _presented(self, ctx: Ctx) -> pbx.CallerId:
+        """The caller identity shown to internal targets (``pbx.presented_caller``, docs
+        appserver-dialplan §3.1): a user's extension and full name (``Party`` already holds them),
+        a friend / device as received, an external caller in E.164 with the called DDI's display
+        name. Forwards, hunt groups and transfers keep it: the original caller stays."""
+        if ctx.shown is not None:
+            return ctx.shown
         caller = ctx.caller
-        if caller.kind == "external" and caller.e164:
-            return caller.e164, ctx.display_name or caller.name
-        return caller.number, caller.name
+        received = pbx.CallerId(caller.number, caller.name)
+        if caller.kind == "external":
+            return pbx.presented_caller("external", received, e164=caller.e164, ddi_display_name=ctx.display_name)
+        return received
+
+    def _identity_for(self, ctx: Ctx, callee: Row) -> pbx.CallerId:
+        """The presented caller as the callee endpoint sees it: E.164 numbers in its format (the
+        ``callerout`` rules of ``callee`` — a user, friend or residential device — else of its
+        client), internal numbers as they are."""
+        rs = callee.get("transformationRuleSetId") or ctx.company.get("transformationRuleSetId")
+        return pbx.caller_for_endpoint(self._presented(ctx), self.repo.rule_set(int(rs) if rs is not None else None))
 
     def _terminal_target(self, ctx: Ctx, user: Row, label: str) -> Target | None:
         term = self.repo.terminal(user.get("terminalId"))
         if term is None:
             return None
         domain = self.repo.domain_name(term.get("domainId")) or ctx.domain
-        from_user, from_name = self._presented(ctx)
+        shown = self._identity_for(ctx, user)
         headers = tuple(("Diversion", d) for d in ctx.diversions)
-        return Target(TargetKind.ENDPOINT, str(term["name"]), domain, from_user, from_name, headers, label,
-                      int(user["id"]))
+        return Target(TargetKind.ENDPOINT, str(term["name"]), domain, shown.number, shown.name or "", headers, label,
+                      int(user["id"]), pai_user=shown.number)
 
     def _registered(self, ep_name: str, domain: str | None, ctx: Ctx) -> bool:
         if not self.check_registrations:
@@ -814,18 +850,18 @@ class PolyvoxDialplan:
         domain = self.repo.domain_name(friend.get("domainId")) or ctx.domain
 
         def target() -> Target:
-            from_user, from_name = self._presented(ctx)
+            shown = self._identity_for(ctx, friend)
             callee = number
             if ctx.called_ddi and friend.get("ddiIn") == "yes":
                 callee = ctx.called_ddi
-            if friend.get("fromUser"):
-                from_user = str(friend["fromUser"])
+            # the friend's "From user" replaces the From user only; the PAI keeps the caller
+            from_user = str(friend["fromUser"]) if friend.get("fromUser") else shown.number
             headers = [("X-Info-Callee", callee)]
             if friend.get("fromDomain"):
                 headers.append(("X-Info-FromDomain", str(friend["fromDomain"])))
             headers += [("Diversion", d) for d in ctx.diversions]
-            return Target(TargetKind.ENDPOINT, str(friend["name"]), domain, from_user, from_name, tuple(headers),
-                          f"friend:{friend['id']}")
+            return Target(TargetKind.ENDPOINT, str(friend["name"]), domain, from_user, shown.name or "",
+                          tuple(headers), f"friend:{friend['id']}", pai_user=shown.number)
 
         yield from self._ring_endpoint(ctx, friend, "friend", profile, inc, domain, number, target)
 
@@ -875,11 +911,11 @@ class PolyvoxDialplan:
         domain = self.repo.domain_name(dev.get("domainId")) or self.repo.brand_domain(ctx.brand_id)
 
         def target() -> Target:
-            from_user, from_name = self._presented(ctx)
+            shown = self._identity_for(ctx, dev)
             headers = [("X-Info-Callee", ctx.called_ddi or ctx.call.dialled)]
             headers += [("Diversion", d) for d in ctx.diversions]
-            return Target(TargetKind.ENDPOINT, str(dev["name"]), domain, from_user, from_name, tuple(headers),
-                          f"residential:{device_id}")
+            return Target(TargetKind.ENDPOINT, str(dev["name"]), domain, shown.number, shown.name or "",
+                          tuple(headers), f"residential:{device_id}", pai_user=shown.number)
 
         yield from self._ring_endpoint(ctx, dev, "device", profile, inc, domain, ctx.called_ddi, target)
 
@@ -902,10 +938,7 @@ class PolyvoxDialplan:
     def _inbound(self, ctx: Ctx) -> Flow:
         """An external call to a DDI (spec 6, 10.1.6 external call filters, 10.2.3)."""
         call, repo = ctx.call, self.repo
-        ddi = repo.ddi(call.ddi_id) if call.ddi_id is not None else None
-        if ddi is None:
-            number = call.ddi or call.dialled
-            ddi = repo.ddi_by_number(ctx.brand_id, e164(number) or number)
+        ddi = self._called_ddi(call, ctx.brand_id)
         if ddi is None or int(ddi.get("companyId") or 0) != ctx.company_id:
             yield Reject(404, "Not Found: unknown DDI")
             return
@@ -1036,6 +1069,12 @@ class PolyvoxDialplan:
 # ---------------------------------------------------------------------- helpers
 def _one(action: Reject) -> Flow:
     yield action
+
+
+def _external_party(call: IncomingCall) -> Party:
+    """The caller of an inbound (or bounced) call."""
+    caller = call.caller
+    return Party("external", caller, caller if is_e164(caller) else e164(caller), call.caller_name)
 
 
 def _int(value: Any) -> int | None:

@@ -93,6 +93,21 @@ def incoming_call(info: InviteInfo, peers: Peers, now: datetime) -> plan.Incomin
         diversion=info.diversion)
 
 
+def display_name(name: str | None) -> str | None:
+    """A display name safe in a quoted-string (From, P-Asserted-Identity): without quotes,
+    backslashes and line breaks."""
+    if name is None:
+        return None
+    return " ".join(name.translate({ord(c): " " for c in '"\\\r\n'}).split())
+
+
+def asserted_identity(user: str, host: str, name: str | None) -> str:
+    """``P-Asserted-Identity`` value (RFC 3325): ``"name" <sip:user@host>``, no display name when
+    ``name`` is empty (as Asterisk's ``send_pai``: the From URI with the caller id)."""
+    uri = f"<sip:{user}@{host}>"
+    return f'"{name}" {uri}' if name else uri
+
+
 def classify(codes: list[int]) -> tuple[plan.DialResult, int | None]:
     """Outcome of a dial whose branches all failed, from their final codes (best branch first:
     6xx, then busy, then the rest)."""
@@ -222,12 +237,15 @@ class Executor:
     # --------------------------------------------------------------- targets → SIP
     def outgoing(self, call: plan.IncomingCall, t: plan.Target, sdp: str | None) -> OutgoingCall:
         from_user = t.from_user or call.caller
-        from_name = t.from_name if t.from_name is not None else call.caller_name
+        from_name = display_name(t.from_name if t.from_name is not None else call.caller_name)
         if t.kind == plan.TargetKind.ENDPOINT:
             host = t.domain or self.peers.users[0]
+            ep_headers = t.headers
+            if t.pai_user and not any(k.lower() == "p-asserted-identity" for k, _ in ep_headers):
+                ep_headers = (*ep_headers, ("P-Asserted-Identity", asserted_identity(t.pai_user, host, from_name)))
             return OutgoingCall(next_hop=self.peers.users, ruri_user=t.ruri_user, ruri_host=host,
                                 from_user=from_user, from_host=host, from_name=from_name, sdp=sdp,
-                                headers=t.headers, no_reply_timeout=32.0)
+                                headers=ep_headers, no_reply_timeout=32.0)
         headers = list(t.headers)
         names = {k.lower() for k, _ in headers}
         for name, value in (("X-Info-BrandId", str(call.brand_id)), ("X-Info-CompanyId", str(call.company_id)),

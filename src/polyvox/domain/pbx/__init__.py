@@ -32,6 +32,13 @@ from polyvox.domain.pbx.call_forward import (
     reject_scope,
     user_dial_result,
 )
+from polyvox.domain.pbx.caller_id import (
+    CallerId,
+    CallerKind,
+    caller_for_endpoint,
+    full_name,
+    presented_caller,
+)
 from polyvox.domain.pbx.common import CallType, DialOutcome, Target, TargetKind, generates_missed_call
 from polyvox.domain.pbx.friends import DialledRoute, FriendRoute, friend_matches, route_dialled_number
 from polyvox.domain.pbx.hunt_groups import (
@@ -70,6 +77,8 @@ __all__ = [
     "CallForwardType",
     "CallType",
     "CallTypeFilter",
+    "CallerId",
+    "CallerKind",
     "CompetingQueue",
     "DialOutcome",
     "DialledRoute",
@@ -105,6 +114,7 @@ __all__ = [
     "UserCallDecision",
     "UserProfile",
     "applicable_forward",
+    "caller_for_endpoint",
     "can_call_boss",
     "contacts_to_ring",
     "decide_friend_call",
@@ -113,12 +123,14 @@ __all__ = [
     "exceeds_call_waiting",
     "friend_dial_result",
     "friend_matches",
+    "full_name",
     "generates_missed_call",
     "hunt_group_after_dial",
     "hunt_group_members_in_order",
     "hunt_group_start",
     "ivr_entry_matches",
     "plan_hunt_group",
+    "presented_caller",
     "queue_admission",
     "queue_for_member",
     "queue_member_available",

@@ -108,7 +108,11 @@ def _fifo(path: str, request: dict[str, Any], timeout: float) -> bytes:
             ready, _, _ = select.select([rfd], [], [], left)
             if not ready:
                 continue
-            data = os.read(rfd, 65536)
+            try:
+                data = os.read(rfd, 65536)
+            except BlockingIOError:  # select woke up on a writer connecting before it wrote
+                time.sleep(0.005)
+                continue
             if not data:
                 if chunks:
                     break

@@ -34,16 +34,13 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select, update
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
 
 import sip_cps  # noqa: E402  (bench/sip_cps.py: processes, loads, search)
 
-from polyvox.db import seed  # noqa: E402
+from polyvox.api import seeding as seed  # noqa: E402
 from polyvox.db.engine import make_engine, upgrade  # noqa: E402
-from polyvox.db.model import ENTITY  # noqa: E402
 from polyvox.media import rtpengine as rtpe  # noqa: E402
 from polyvox.sip import render  # noqa: E402
 from polyvox.sip.settings import ProxySettings  # noqa: E402
@@ -51,37 +48,24 @@ from polyvox.sip.settings import ProxySettings  # noqa: E402
 CALLEE_EXTERNAL = "+34911222333"
 
 
-def setup(url: str, uas_port: int, as_port: int) -> None:
-    """Application server row = the worker; DemoCompany gets an outgoing DDI, a carrier whose only
-    server is the sipp UAS, a +34 route and an active +34 rating plan."""
-    def t(name: str):  # type: ignore[no-untyped-def]
-        return ENTITY[name].table
-
-    eng = make_engine(url)
-    try:
-        with eng.begin() as c:
-            def add(entity: str, **values: object) -> int:
-                key = c.execute(insert(t(entity)).values(**values)).inserted_primary_key
-                assert key is not None
-                return int(key[0])
-
-            co = t("Company")
-            company, brand = c.execute(select(co.c.id, co.c.brandId).where(co.c.name == "DemoCompany")).one()
-            c.execute(delete(t("ApplicationServer")))
-            add("ApplicationServer", name="bench-as", ip=f"127.0.0.1:{as_port}")
-            ddi = add("Ddi", brandId=brand, companyId=company, ddi="944000001", ddie164="+34944000001",
-                      routeType=None)
-            c.execute(update(co).where(co.c.id == company).values(outgoingDdiId=ddi, distributeMethod="static"))
-            sip_cps.provision_spain_carrier(add, brand, company, uas_port)
-    finally:
-        eng.dispose()
+def setup(prov: sip_cps.Provisioner, ng_port: int, uas_port: int, as_port: int) -> None:
+    """Through the API, each row at its owner's level: the bench's rtpengine and the application
+    server worker (global operator); DemoCompany distributing statically, with an outgoing DDI, and
+    a carrier whose only server is the sipp UAS, a +34 route and an active +34 rating plan (brand
+    operator)."""
+    sip_cps.use_media_relay(prov, f"udp:127.0.0.1:{ng_port}")
+    sip_cps.use_application_server(prov, "bench-as", f"127.0.0.1:{as_port}")
+    brand, company = sip_cps.demo_ids(prov)
+    ddi = prov.create("Ddi", company=company, ddi="944000001", type="inout", useDdiProviderRoutingTag=False)
+    prov.update("Company", company, owner={"brand": brand}, outgoingDdi=ddi, distributeMethod="static")
+    sip_cps.provision_spain_carrier(prov, brand, company, uas_port)
 
 
 def register_bob(users_port: int, uas_port: int) -> None:
     """Bob's terminal registered with the sipp UAS as its contact (through proxy-users)."""
     from tests.sip.ua import UA
 
-    ua = UA("bob", "127.0.0.1", ("127.0.0.1", users_port), password="bob")
+    ua = UA("bob", "127.0.0.1", ("127.0.0.1", users_port), password=sip_cps.DEMO_SIP_PASSWORD["bob"])
     try:
         r = ua.register(expires=3600, contact=f"<sip:bob@127.0.0.1:{uas_port}>")
         if r.status != 200:
@@ -118,10 +102,9 @@ def main() -> int:
                                     log_level=3, delete_delay=0)
         procs.append(subprocess.Popen(rtpe.argv(rs, rtpe.binary() or "rtpengine"), stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
-        with eng.begin() as c:
-            c.execute(update(ENTITY["Rtpengine"].table).values(url=f"udp:127.0.0.1:{ng_port}"))
         eng.dispose()
-        setup(url, uas_port, as_port)
+        with sip_cps.api_role(url, work) as prov:
+            setup(prov, ng_port, uas_port, as_port)
 
         users_port, trunks_port = sip_cps.free_port(), sip_cps.free_port()
         # every sipp call comes from 127.0.0.1: lift proxy-users' anti-flood (spec 12.2, pike) for the run
@@ -150,7 +133,7 @@ def main() -> int:
         print(f"vPBX calls through the application server (1 worker) vs bare Kamailio relay; {args.children} "
               f"Kamailio workers per proxy, {args.seconds} s steps, <= {sip_cps.FAIL_LIMIT:.1%} failed, SQLite, "
               "loopback, 2 shared cores, sipp UAC/UAS on the same machine", flush=True)
-        auth = "alice;127.0.0.1;[authentication username=alice password=alice]"
+        auth = f"alice;127.0.0.1;[authentication username=alice password={sip_cps.DEMO_SIP_PASSWORD['alice']}]"
         results: dict[str, tuple[int, bool, float, float]] = {}
 
         def as_search(name: str, callee: str) -> None:

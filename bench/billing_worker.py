@@ -28,11 +28,12 @@ import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import create_engine, delete, func, insert, make_url, select, text
 from sqlalchemy.engine import Engine
 
+from polyvox.api import seeding
+from polyvox.api.writer import Writer
 from polyvox.db import seed
 from polyvox.db.cdr import kam_trunks_cdrs
 from polyvox.db.engine import make_engine, upgrade
@@ -44,43 +45,47 @@ PG_ADMIN = os.environ.get("POLYVOX_TEST_PG", "postgresql+psycopg://postgres@127.
 T0 = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 
 
-def _add(conn: Any, entity: str, **data: Any) -> int:
-    return seed.insert(conn, entity, **data)
-
-
 def _setup(engine: Engine) -> tuple[int, int, int]:
+    """The configuration, as DemoBrand's operator would send it, written through the resource
+    engine (``Writer``: the API's rules, derived columns and configuration-version bump; the bench
+    runs no API process) in one transaction."""
     with engine.begin() as c:
+        w = Writer(c)
         brand = seed.find(c, "Brand", name="DemoBrand")
         company = seed.find(c, "Company", name="DemoCompany")
         eur = seed.find(c, "Currency", iden="EUR")
         assert brand and company and eur
-        c.execute(ENTITY["Company"].table.update().values(billingMethod="pseudoprepaid", balance=Decimal("1000000"),
-                                                          maxDailyUsage=None))
-        carrier = _add(c, "Carrier", brand=brand, name="BenchCarrier", calculateCost=True, balance=Decimal("1000"))
-        dests = {p: _add(c, "Destination", brand=brand, prefix=p, name={"en": f"Dest {p}"})
+        rules = (w.get("Company", company) or {})["transformationRuleSetId"]
+        # pseudo-prepaid with a balance that never runs out; maxDailyUsage 0: no daily limit
+        w.update("Company", company, billingMethod="pseudoprepaid", balance="1000000", maxDailyUsage=0)
+        carrier = w.create("Carrier", brand=brand, name="BenchCarrier", description="", transformationRuleSet=rules,
+                           calculateCost=True, balance="1000")
+        dests = {p: w.create("Destination", brand=brand, prefix=p, name={"en": f"Dest {p}"})
                  for p in ("+34", "+346", "+33")}
-        retail = _add(c, "DestinationRateGroup", brand=brand, name={"en": "Retail"}, currency=eur)
-        minimal = _add(c, "DestinationRateGroup", brand=brand, name={"en": "Minimal"}, currency=eur,
-                       deductibleConnectionFee=True)
-        wholesale = _add(c, "DestinationRateGroup", brand=brand, name={"en": "Wholesale"}, currency=eur)
+        retail = w.create("DestinationRateGroup", brand=brand, name={"en": "Retail"}, currency=eur,
+                          deductibleConnectionFee=False)
+        minimal = w.create("DestinationRateGroup", brand=brand, name={"en": "Minimal"}, currency=eur,
+                           deductibleConnectionFee=True)
+        wholesale = w.create("DestinationRateGroup", brand=brand, name={"en": "Wholesale"}, currency=eur,
+                             deductibleConnectionFee=False)
         for drg, prefix, rate, fee, inc in ((retail, "+34", "0.02", "0.01", "60s"),
                                             (retail, "+346", "0.10", "0.05", "30s"),
                                             (minimal, "+33", "0.10", "0.01", "1s"),
                                             (wholesale, "+34", "0.01", "0", "1s"),
                                             (wholesale, "+33", "0.03", "0", "1s")):
-            _add(c, "DestinationRate", destinationRateGroup=drg, destination=dests[prefix], cost=Decimal(rate),
-                 connectFee=Decimal(fee), rateIncrement=inc, groupIntervalStart="0s")
-        client_plan = _add(c, "RatingPlanGroup", brand=brand, name={"en": "Retail plan"}, currency=eur)
-        carrier_plan = _add(c, "RatingPlanGroup", brand=brand, name={"en": "Carrier plan"}, currency=eur)
-        for group, drg in ((client_plan, retail), (client_plan, minimal), (carrier_plan, wholesale)):
-            _add(c, "RatingPlan", ratingPlanGroup=group, destinationRateGroup=drg, weight=Decimal("10"),
-                 timingType="always")
-        _add(c, "RatingProfile", brand=brand, company=company, ratingPlanGroup=client_plan,
-             activationTime=dt.datetime(2020, 1, 1))
-        _add(c, "RatingProfile", brand=brand, carrier=carrier, ratingPlanGroup=carrier_plan,
-             activationTime=dt.datetime(2020, 1, 1))
-        _add(c, "BalanceNotification", brand=brand, company=company, toAddress="ops@example.com",
-             threshold=Decimal("10"))
+            w.create("DestinationRate", destinationRateGroup=drg, destination=dests[prefix], cost=rate,
+                     connectFee=fee, rateIncrement=inc, groupIntervalStart="0s")
+        client_plan = w.create("RatingPlanGroup", brand=brand, name={"en": "Retail plan"}, currency=eur)
+        carrier_plan = w.create("RatingPlanGroup", brand=brand, name={"en": "Carrier plan"}, currency=eur)
+        # one weight per plan of a group (a group's plans are told apart by weight); the retail and
+        # minimal rates share no prefix, so their order does not change any price
+        for group, drg, weight in ((client_plan, retail, 10), (client_plan, minimal, 20), (carrier_plan, wholesale, 10)):
+            w.create("RatingPlan", ratingPlanGroup=group, destinationRateGroup=drg, weight=weight,
+                     timingType="always", timeIn="00:00:00")
+        for owner in ({"company": company, "ratingPlanGroup": client_plan},
+                      {"carrier": carrier, "ratingPlanGroup": carrier_plan}):
+            w.create("RatingProfile", brand=brand, activationTime="2020-01-01 00:00:00", **owner)
+        w.create("BalanceNotification", brand=brand, company=company, toAddress="ops@example.com", threshold="10")
     return brand, company, carrier
 
 
@@ -163,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(url)
         engine = make_engine(url)
         with engine.begin() as c:
-            seed.first_start(c, demo=True)
+            seeding.first_start(c, demo=True)
         brand, company, carrier = _setup(engine)
         _records(engine, args.records, brand, company, carrier, "ref")
         ref_n, ref_s = _reference(engine, args.batch, args.budget)

@@ -31,6 +31,7 @@ may be the two sipp processes rather than Kamailio, and then the CPU ratio is th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import random
@@ -41,20 +42,29 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, update
+import httpx
+from sqlalchemy import func, select
 
-from polyvox.db import seed
-from polyvox.db.engine import make_engine, upgrade
-from polyvox.db.model import ENTITY
-from polyvox.media import rtpengine as rtpe
-from polyvox.sip import render
-from polyvox.sip.settings import ProxySettings
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # tests.provision: the API client the SIP tests provision with
 
-SCEN = Path(__file__).resolve().parent.parent / "tests" / "sip" / "scenarios"
+from tests.provision import Provisioner  # noqa: E402
+
+from polyvox.api import seeding  # noqa: E402
+from polyvox.db.engine import make_engine, upgrade  # noqa: E402
+from polyvox.media import rtpengine as rtpe  # noqa: E402
+from polyvox.sip import render  # noqa: E402
+from polyvox.sip.settings import ProxySettings  # noqa: E402
+
+SCEN = ROOT / "tests" / "sip" / "scenarios"
+# the demo terminals' SIP passwords (seeding.USERS: name, e-mail, extension, terminal, password, web)
+DEMO_SIP_PASSWORD = {term: password for _n, _e, _x, term, password, _w in seeding.USERS}
 BARE_CFG = """#!KAMAILIO
 debug=1
 log_stderror=yes
@@ -96,10 +106,77 @@ def load_test_settings() -> dict[str, object]:
     return {k: v for k, v in wanted.items() if k in names}
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def api_role(url: str, work: Path) -> Iterator[Provisioner]:
+    """The API role (``polyvox api``) on a free loopback port over the bench database, logged in as
+    the demo global operator: the bench provisions its configuration the way an operator does, each
+    row through its owner's level and token, so the engine's rules derive what they derive (domains,
+    E.164 numbers, carrier server addresses) and bump the configuration version. The role is stopped
+    (by PID) when the provisioning ends, before any load: it takes no CPU from the measured runs."""
+    port = free_port(socket.SOCK_STREAM)
+    env = {**os.environ, "POLYVOX_DATABASE_URL": url, "POLYVOX_HOME": str(work / "api-home")}
+    log = work / "api.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "polyvox.cli", "api", "--host", "127.0.0.1", "--port",
+                                 str(port)], stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                cwd=ROOT)
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"polyvox api exited:\n{log.read_text(errors='replace')[-3000:]}")
+            try:
+                if http.get("/api/platform/openapi.json").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"polyvox api not ready:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        yield Provisioner(http)
+    finally:
+        http.close()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def _id(value: Any) -> Any:
+    """A relation as the API reads it (an object with its id, or the id) -> the id to write back."""
+    return value["id"] if isinstance(value, dict) else value
+
+
+def demo_ids(prov: Provisioner) -> tuple[int, int]:
+    """(DemoBrand, DemoCompany) as the global operator and the brand see them."""
+    brand = next(int(b["id"]) for b in prov.platform.list("brands") if b["name"] == "DemoBrand")
+    company = next(int(c["id"]) for c in prov.brand(brand).list("companies") if c["name"] == "DemoCompany")
+    return brand, company
+
+
+def use_media_relay(prov: Provisioner, ng_url: str) -> None:
+    """The bench's rtpengine replaces the demo media relay (global operator)."""
+    for relay in prov.platform.list("rtpengines"):
+        prov.platform.put(f"rtpengines/{relay['id']}", {"url": ng_url})
+
+
+def use_application_server(prov: Provisioner, name: str, address: str) -> None:
+    """The only application server of the platform is ``address`` (global operator): the demo
+    server, in the demo set, is pointed there."""
+    servers = prov.platform.list("application_servers")
+    prov.platform.put(f"application_servers/{servers[0]['id']}", {"name": name, "ip": address})
+    for extra in servers[1:]:
+        prov.platform.delete(f"application_servers/{extra['id']}")
 
 
 def tree(pid: int) -> list[int]:
@@ -224,20 +301,19 @@ def main() -> int:
         upgrade(url)
         eng = make_engine(url)
         with eng.begin() as c:
-            seed.first_start(c, demo=True)
+            seeding.first_start(c, demo=True)
         ng_port, uas_port = free_port(), free_port()
         base = random.randrange(20000, 28000, 2000)
         rs = rtpe.RtpengineSettings(ng_listen=f"127.0.0.1:{ng_port}", port_min=base, port_max=base + 1999,
                                     log_level=3, delete_delay=0)
         procs.append(subprocess.Popen(rtpe.argv(rs, rtpe.binary() or "rtpengine"), stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
-        a, co = ENTITY["ApplicationServer"].table, ENTITY["Company"].table
-        with eng.begin() as c:
-            c.execute(update(ENTITY["Rtpengine"].table).values(url=f"udp:127.0.0.1:{ng_port}"))
-            c.execute(delete(a))
-            c.execute(insert(a).values(name="bench-uas", ip=f"127.0.0.1:{uas_port}"))
-            c.execute(update(co).values(distributeMethod="static"))
         eng.dispose()
+        with api_role(url, work) as prov:
+            use_media_relay(prov, f"udp:127.0.0.1:{ng_port}")
+            use_application_server(prov, "bench-uas", f"127.0.0.1:{uas_port}")
+            brand, company = demo_ids(prov)
+            prov.update("Company", company, owner={"brand": brand}, distributeMethod="static")
 
         port = free_port()
         ps = ProxySettings(home=work / "home", database_url=url, port=port, children=args.children, tcp=False,
@@ -249,7 +325,7 @@ def main() -> int:
         wait_options(port)
         print(f"{calls} calls at {args.rate}/s, {args.children} Kamailio workers, 2 shared sipp processes, loopback")
         poly = run_load(work, port, "uac_auth_call.xml", "alice;127.0.0.1;[authentication username=alice "
-                        "password=alice];102", args.rate, calls, [], kam.pid, uas_port)
+                        f"password={DEMO_SIP_PASSWORD['alice']}];102", args.rate, calls, [], kam.pid, uas_port)
         kam.terminate()
         kam.wait(10)
 
@@ -286,61 +362,56 @@ def main() -> int:
 
 FAIL_LIMIT = 0.005  # "under 0.5 % failures"
 RETAIL_DOMAIN = "retail.bench.test"
-RETAIL_USER, RETAIL_PASSWORD = "benchra", "bench-secret-1"
+RETAIL_USER, RETAIL_PASSWORD = "benchra", "BenchRA+2024"  # strong, as the API demands of SIP passwords
 RETAIL_CALLEE = "0034911222333"  # the client dials national-international format; E.164 +34911222333
 
 
-def provision_spain_carrier(add: Callable[..., int], brand: int, company: int, uas_port: int) -> None:
-    """A carrier whose only server is the sipp UAS on ``uas_port``, a static route of the brand
-    for +34 and an active +34 rating plan for ``company`` (``add(entity, **values) -> id``)."""
-    carrier = add("Carrier", brandId=brand, name="bench-carrier", transformationRuleSetId=None)
-    add("CarrierServer", brandId=brand, carrierId=carrier, ip="127.0.0.1", port=uas_port, authNeeded="no",
-        sendPAI=False, sendRPID=False, transport=1, uriScheme=1)
-    pattern = add("RoutingPattern", brandId=brand, prefix="+34", nameEn="Spain")
-    add("OutgoingRouting", brandId=brand, type="pattern", routingPatternId=pattern, priority=1, weight=1,
-        routingMode="static", carrierId=carrier, stopper=False)
-    plan_group = add("RatingPlanGroup", brandId=brand, nameEn="bench plan")
-    rates = add("DestinationRateGroup", brandId=brand, nameEn="bench rates")
-    dest = add("Destination", brandId=brand, prefix="+34", nameEn="Spain")
-    add("DestinationRate", destinationRateGroupId=rates, destinationId=dest, cost=1, connectFee=0,
+def provision_spain_carrier(prov: Provisioner, brand: int, company: int, uas_port: int) -> None:
+    """As the brand operator: a carrier whose only server is the sipp UAS on ``uas_port`` (no number
+    transformation: an empty rule set), a static route of the brand for +34 and an active +34
+    rating plan for ``company``."""
+    def add(entity: str, **body: object) -> int:
+        return prov.create(entity, brand=brand, **body)
+
+    rules = add("TransformationRuleSet", name={"en": "bench carrier", "es": "bench carrier"}, description="",
+                generateRules=False)
+    carrier = add("Carrier", name="bench-carrier", description="", transformationRuleSet=rules)
+    add("CarrierServer", carrier=carrier, sipProxy=f"127.0.0.1:{uas_port}", authNeeded="no", sendPAI=False,
+        sendRPID=False, transport=1, uriScheme=1)
+    pattern = add("RoutingPattern", prefix="+34", name={"en": "Spain", "es": "España"})
+    add("OutgoingRouting", type="pattern", routingPattern=pattern, priority=1, weight=1, routingMode="static",
+        carrier=carrier, stopper=False, disableDiversion=False)
+    plan_group = add("RatingPlanGroup", name={"en": "bench plan", "es": "bench plan"})
+    rates = add("DestinationRateGroup", name={"en": "bench rates", "es": "bench rates"},
+                deductibleConnectionFee=False)
+    dest = add("Destination", prefix="+34", name={"en": "Spain", "es": "España"})
+    add("DestinationRate", destinationRateGroup=rates, destination=dest, cost="1", connectFee="0",
         rateIncrement="1s", groupIntervalStart="0s")
-    add("RatingPlan", ratingPlanGroupId=plan_group, destinationRateGroupId=rates, weight=10, timingType="always")
-    add("RatingProfile", brandId=brand, companyId=company, ratingPlanGroupId=plan_group,
-        activationTime=datetime.now(UTC) - timedelta(days=1))
+    add("RatingPlan", ratingPlanGroup=plan_group, destinationRateGroup=rates, weight=10, timingType="always",
+        timeIn="00:00:00")
+    since = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    add("RatingProfile", company=company, ratingPlanGroup=plan_group, activationTime=since)
 
 
-def setup_retail(url: str, uas_port: int) -> None:
+def setup_retail(prov: Provisioner, uas_port: int) -> None:
     """A retail client of the demo brand with one retail account, a fallback DDI (CLID), one carrier
-    whose only server is the sipp UAS, a static route for +34 and an active rating plan for +34."""
-    def t(name: str) -> Table:
-        return ENTITY[name].table
-
-    eng = make_engine(url)
-    try:
-        with eng.begin() as c:
-            def add(entity: str, **values: object) -> int:
-                key = c.execute(insert(t(entity)).values(**values)).inserted_primary_key
-                assert key is not None
-                return int(key[0])
-
-            co = t("Company")
-            demo = dict(c.execute(select(co).where(co.c.name == "DemoCompany")).one()._mapping)
-            brand = int(demo["brandId"])
-            for k in ("id", "domainUsers", "outgoingDdiId", "corporationId"):
-                demo.pop(k, None)
-            demo.update(type="retail", name="BenchRetail", maxCalls=0)
-            company = add("Company", **demo)
-            add("Domain", domain=RETAIL_DOMAIN, pointsTo="proxyusers", brandId=brand, companyId=None,
-                description="bench brand domain")
-            ddi = add("Ddi", brandId=brand, companyId=company, ddi="944000001", ddie164="+34944000001",
-                      routeType=None)
-            c.execute(update(co).where(co.c.id == company).values(outgoingDdiId=ddi))
-            add("RetailAccount", companyId=company, name=RETAIL_USER, password=RETAIL_PASSWORD,
-                directConnectivity="no", multiContact=True, description="", transport="udp",
+    whose only server is the sipp UAS, a static route for +34 and an active rating plan for +34:
+    the global operator gives DemoBrand its SIP domain (retail accounts register there), the brand
+    operator creates the rest."""
+    brand, demo_id = demo_ids(prov)
+    prov.platform.put(f"brands/{brand}", {"domainUsers": RETAIL_DOMAIN})
+    demo = prov.brand(brand).get(f"companies/{demo_id}")
+    body = {k: _id(demo[k]) for k in ("applicationServerSet", "mediaRelaySet", "country", "transformationRuleSet",
+                                      "language", "defaultTimezone", "currency")}
+    company = prov.create("Company", brand=brand, **body, type="retail", name="BenchRetail", maxCalls=0,
+                          maxDailyUsage=demo["maxDailyUsage"], billingMethod="postpaid", allowRecordingRemoval=True,
+                          onDemandRecordEmail="disabled", ipfilter=False)
+    ddi = prov.create("Ddi", company=company, ddi="944000001", type="inout", useDdiProviderRoutingTag=False)
+    prov.update("Company", company, owner={"brand": brand}, outgoingDdi=ddi)
+    prov.create("RetailAccount", company=company, name=RETAIL_USER, password=RETAIL_PASSWORD,
+                directConnectivity="no", ddiIn="yes", multiContact=True, description="", transport="udp",
                 t38Passthrough="no", rtpEncryption=False)
-            provision_spain_carrier(add, brand, company, uas_port)
-    finally:
-        eng.dispose()
+    provision_spain_carrier(prov, brand, company, uas_port)
 
 
 def search(name: str, trial: Callable[[int], dict[str, float]], start: int, max_rate: int, seconds: int,
@@ -420,17 +491,17 @@ def retail_main(args: argparse.Namespace) -> int:
         upgrade(url)
         eng = make_engine(url)
         with eng.begin() as c:
-            seed.first_start(c, demo=True)
+            seeding.first_start(c, demo=True)
         ng_port, uas_port = free_port(), free_port()
         base = random.randrange(20000, 26001, 2000)  # 4000 media ports: two relayed legs per call
         rs = rtpe.RtpengineSettings(ng_listen=f"127.0.0.1:{ng_port}", port_min=base, port_max=base + 3999,
                                     log_level=3, delete_delay=0)
         procs.append(subprocess.Popen(rtpe.argv(rs, rtpe.binary() or "rtpengine"), stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL))
-        with eng.begin() as c:
-            c.execute(update(ENTITY["Rtpengine"].table).values(url=f"udp:127.0.0.1:{ng_port}"))
         eng.dispose()
-        setup_retail(url, uas_port)
+        with api_role(url, work) as prov:
+            use_media_relay(prov, f"udp:127.0.0.1:{ng_port}")
+            setup_retail(prov, uas_port)
 
         users_port, trunks_port = free_port(), free_port()
         users = ProxySettings(home=work / "home", database_url=url, port=users_port, children=args.children,

@@ -1,8 +1,12 @@
 """Dialplan test world: the migrated demo database (DemoBrand / DemoCompany, Alice 101 and Bob 102,
-spec 5) plus rows written straight to it, and helpers that build the runtime's inputs.
+spec 5), configuration provisioned through the real API of that database (tests/provision.py:
+each row written by the level that owns it, with IvozProvider's field names), and helpers that
+build the runtime's inputs.
 
 The dialplan is driven exactly as the SIP runtime drives it: ``script.first()`` then
-``script.after(DialOutcome)`` after every dial that was not answered.
+``script.after(DialOutcome)`` after every dial that was not answered. The database is only read
+here, except for registrations (kam_users_location), which are runtime state the registrar
+writes and no API creates.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, update
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
 
+from polyvox.api.app import create_app
+from polyvox.api.contract_decl import EXPOSURE
 from polyvox.appserver.dialplan import PolyvoxDialplan, make_dialplan
 from polyvox.appserver.plan import (
     Action,
@@ -27,11 +34,14 @@ from polyvox.appserver.plan import (
     Target,
     TargetKind,
 )
-from polyvox.db.model import ENTITY, config_version
-from polyvox.db.seed import insert
+from polyvox.db.model import ENTITY
+from tests.api.conftest import SECRET
+from tests.provision import Provisioner
 
 #: Monday 23 November 2026, 10:00 in Madrid (09:00 UTC)
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
+#: IvozProvider's strong SIP password (3 upper, 3 lower, 3 digits, one of + * _ -)
+SIP_PW = "TESTpass+123"
 
 
 class Calls:
@@ -45,8 +55,9 @@ class Calls:
 
 
 class World:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, http: TestClient) -> None:
         self.engine = engine
+        self.prov = Provisioner(http)
         self.presence = Calls()
         self._dialplan: PolyvoxDialplan | None = None
         self.rng = random.Random(7)
@@ -66,18 +77,30 @@ class World:
             self.alice_terminal = int(users["Alice"]["terminalId"])
             self.bob_terminal = int(users["Bob"]["terminalId"])
 
-    # ----- data
-    def add(self, entity: str, **data: Any) -> int:
-        with self.engine.begin() as conn:
-            ident = insert(conn, entity, **data)
-            self._bump(conn)
+    # ----- configuration: through the API
+    def create(self, entity: str, *, company: int | None = None, **fields: Any) -> int:
+        """Creates a row of ``company`` (DemoCompany by default) as its administrators do: the
+        level that creates the entity writes the fields it serves (a brand creates friends,
+        residential devices, DDIs and clients), the client administrator then sets the rest
+        (a friend's codecs, a DDI's route). API field names and relation ids only."""
+        if entity == "Company":
+            _writable("brand", entity, fields, strict=True)
+            return self.prov.create(entity, brand=self.brand, **fields)
+        owner = {"company": company or self.company}
+        level = self.prov.level_for(entity, owner)
+        served = _writable(level.level, entity, fields)
+        later = {k: v for k, v in fields.items() if k not in served}
+        ident = self.prov.create(entity, **owner, **{k: v for k, v in fields.items() if k not in later})
+        if later:
+            self.set(entity, ident, company=owner["company"], **later)
         return ident
 
-    def set(self, entity: str, ident: int, **values: Any) -> None:
-        t = ENTITY[entity].table
-        with self.engine.begin() as conn:
-            conn.execute(update(t).where(t.c.id == ident).values(**values))
-            self._bump(conn)
+    def set(self, entity: str, ident: int, *, company: int | None = None, **fields: Any) -> None:
+        """Updates the fields given (PUT) at the lowest level that updates the entity for
+        ``company`` (DemoCompany by default; a client is updated by its brand)."""
+        owner = {"company": ident if entity == "Company" else company or self.company}
+        _writable(self.prov.level_for(entity, owner, "update").level, entity, fields, strict=True)
+        self.prov.update(entity, ident, owner=owner, **fields)
 
     def rows(self, entity: str, **where: Any) -> list[dict[str, Any]]:
         t = ENTITY[entity].table
@@ -85,64 +108,71 @@ class World:
             return [dict(r) for r in conn.execute(select(t).where(*[t.c[k] == v for k, v in where.items()])
                                                   .order_by(t.c.id)).mappings()]
 
-    @staticmethod
-    def _bump(conn: Any) -> None:
-        res = conn.execute(update(config_version).where(config_version.c.id == 1)
-                           .values(version=config_version.c.version + 1))
-        if not res.rowcount:
-            conn.execute(config_version.insert().values(id=1, version=1))
-
     def user(self, name: str, extension: str | None, *, terminal: bool = True, company: int | None = None,
              **values: Any) -> int:
-        """A user with a terminal named ``name.lower()`` and an extension routed to it."""
+        """A user with a terminal named ``name.lower()`` and an extension routed to it (its screen
+        extension)."""
         company = company or self.company
         tid = None
         if terminal:
-            domains = self.rows("Domain", companyId=company)
-            domain = domains[0]["id"] if domains else self.domain_id
-            tid = self.add("Terminal", company=company, domain=domain, name=name.lower(), password="x",
-                           disallow="all", allowAudio="alaw", directMediaMethod="update", t38Passthrough="no",
-                           rtpEncryption=False)
-        data = dict(company=company, name=name, lastname="Test", email=f"{name.lower()}@example.com",
-                    active=True, doNotDisturb=False, isBoss=False, maxCalls=0, externalIpCalls="0",
-                    rejectCallMethod="rfc", multiContact=True, gsQRCode=False, useDefaultLocation=True,
-                    terminalId=tid, **{"pass": "x"})
+            tid = self.create("Terminal", company=company, name=name.lower(), password=SIP_PW, disallow="all",
+                              allowAudio="alaw", directMediaMethod="update", t38Passthrough="no", rtpEncryption=False)
+        data = dict(name=name, lastname="Test", email=f"{name.lower()}@example.com", active=True, **{"pass": SIP_PW},
+                    doNotDisturb=False, isBoss=False, maxCalls=0, externalIpCalls="0", rejectCallMethod="rfc",
+                    multiContact=True, gsQRCode=False, useDefaultLocation=True, terminal=tid)
         data.update(values)
-        uid = self.add("User", **data)
+        uid = self.create("User", company=company, **data)
         if extension is not None:
-            eid = self.add("Extension", company=company, number=extension, routeType="user", user=uid)
-            self.set("User", uid, extensionId=eid)
+            eid = self.create("Extension", company=company, number=extension, routeType="user", user=uid)
+            self.set("User", uid, company=company, extension=eid)
         return uid
 
-    def ddi(self, number: str, company: int | None = None, **route: Any) -> int:
-        """A DDI of DemoCompany, ``number`` national Spanish (``944000001`` → ``+34944000001``)."""
-        return self.add("Ddi", company=company or self.company, brand=self.brand, country=self.spain, ddi=number,
-                        ddie164="+34" + number, type="inout", **route)
+    def client(self, name: str, kind: str = "vpbx", **fields: Any) -> int:
+        """A new client of DemoBrand with DemoCompany's country, timezone and numbering plan
+        (``kind``: vpbx, residential, retail, wholesale; a vPBX needs ``domainUsers``)."""
+        demo = self.rows("Company", id=self.company)[0]
+        data: dict[str, Any] = dict(
+            type=kind, name=name, country=self.spain, defaultTimezone=demo["defaultTimezoneId"],
+            transformationRuleSet=demo["transformationRuleSetId"], maxCalls=0, maxDailyUsage=0,
+            billingMethod="postpaid", onDemandRecord=0, ipfilter=False, allowRecordingRemoval=True,
+            onDemandRecordEmail="disabled", showInvoices=False)
+        data.update(fields)
+        return self.create("Company", **data)
 
-    def match_list(self, *patterns: str) -> int:
-        ml = self.add("MatchList", company=self.company, name=f"ml{random.random()}")
+    def ddi(self, number: str, company: int | None = None, **route: Any) -> int:
+        """A DDI of ``company`` (DemoCompany), ``number`` national in the client's country (Spain:
+        ``944000001`` is ``+34944000001``): created by the brand, routed by the client (``route``:
+        routeType, user, externalCallFilter, ... as the client's DDI form has them)."""
+        company = company or self.company
+        ident = self.prov.create("Ddi", company=company, ddi=number, type="inout", useDdiProviderRoutingTag=False)
+        if route:
+            self.set("Ddi", ident, company=company, **route)
+        return ident
+
+    def match_list(self, *patterns: str, company: int | None = None) -> int:
+        ml = self.create("MatchList", company=company, name=f"ml{random.random()}")
         for p in patterns:
             if p.startswith("+"):
-                self.add("MatchListPattern", matchList=ml, type="number", numberCountry=self.spain,
-                         numbervalue=p[3:])
+                self.create("MatchListPattern", company=company, matchList=ml, type="number",
+                            numberCountry=self.spain, numbervalue=p[3:])
             else:
-                self.add("MatchListPattern", matchList=ml, type="regexp", regexp=p)
+                self.create("MatchListPattern", company=company, matchList=ml, type="regexp", regexp=p)
         return ml
 
     def forward(self, owner: str, owner_id: int, ftype: str, target: str, value: Any, *, timeout: int = 10,
-                call_type: str = "both") -> int:
-        data: dict[str, Any] = {owner: owner_id, "company": self.company, "callForwardType": ftype,
-                                "callTypeFilter": call_type, "targetType": target, "enabled": True,
-                                "noAnswerTimeout": timeout}
+                call_type: str = "both", company: int | None = None) -> int:
+        data: dict[str, Any] = {owner: owner_id, "callForwardType": ftype, "callTypeFilter": call_type,
+                                "targetType": target, "enabled": True, "noAnswerTimeout": timeout}
         if target == "number":
             data.update(numberCountry=self.spain, numberValue=value)
         elif target == "extension":
             data.update(extension=value)
         elif target == "voicemail":
             data.update(voicemail=value)
-        return self.add("CallForwardSetting", **data)
+        return self.create("CallForwardSetting", company=company, **data)
 
     def register(self, username: str, domain: str | None = None, *, expires: dt.datetime | None = None) -> None:
+        """A live contact, written as the registrar writes it (runtime state, not configuration)."""
         from polyvox.db import location
 
         with self.engine.begin() as conn:
@@ -202,6 +232,18 @@ class World:
         return actions
 
 
+def _writable(level: str, entity: str, fields: dict[str, Any], *, strict: bool = False) -> set[str]:
+    """The fields of ``fields`` that ``level`` writes; with ``strict`` every field must be one.
+    The API ignores fields a level does not write (as IvozProvider does), so a misspelt or
+    storage-named field (``outgoingDdiId``) would otherwise configure nothing, silently."""
+    served = set(EXPOSURE[level][entity].get("write", ()))
+    unknown = sorted(set(fields) - served - set(EXPOSURE["client"].get(entity, {}).get("write", ())))
+    if strict:
+        unknown = sorted(set(fields) - served)
+    assert not unknown, f"{entity}: {unknown} are not API fields the {level} level writes"
+    return served & set(fields)
+
+
 def targets(action: Action) -> list[tuple[str, str]]:
     """(kind, ruri user) of every target of a Dial."""
     assert isinstance(action, Dial), action
@@ -227,9 +269,10 @@ def rejected(action: Action, code: int, words: str | Sequence[str] = ()) -> None
 
 @pytest.fixture()
 def world(db: Engine) -> Iterator[World]:
-    w = World(db)
-    yield w
-    w.dialplan.repo.close()
+    with TestClient(create_app(db, SECRET)) as http:
+        w = World(db, http)
+        yield w
+        w.dialplan.repo.close()
 
 
-__all__ = ["NOW", "TargetKind", "World", "header", "only", "rejected", "targets"]
+__all__ = ["NOW", "SIP_PW", "TargetKind", "World", "header", "only", "rejected", "targets"]

@@ -21,6 +21,7 @@ from polyvox.appserver.active import (
     appserver_active_calls,
 )
 from tests.appserver.conftest import NOW, World
+from tests.appserver.test_friends import _friend
 
 WORKER = "127.0.0.1:6060"
 
@@ -58,10 +59,7 @@ def test_rows_one_per_entity_owner_party_and_external_participants_left_out(worl
 
 
 def test_friend_caller_and_inbound_external_caller(world: World) -> None:
-    friend = world.add("Friend", company=world.company, domain=world.domain_id, name="pbxfriend", password="x",
-                       priority=1, directConnectivity="no", transport="udp", allow="alaw",
-                       rtpEncryption=False, t38Passthrough="no", multiContact=True, alwaysApplyTransformations=False,
-                       trustSDP=False)
+    friend = _friend(world, "pbxfriend")
     call = world.from_endpoint("friend", friend, "102", "+34944000111")
     bob = TargetIdent(plan.Target(plan.TargetKind.ENDPOINT, "bob", world.domain, user_id=world.bob),
                       world.brand, world.company)
@@ -88,10 +86,8 @@ def test_merge_counts_an_external_call_once_per_entity(world: World) -> None:
     call = world.from_user(world.alice, "+34911234567")
     ext = TargetIdent(plan.Target(plan.TargetKind.EXTERNAL, "+34911234567"), world.brand, world.company)
     publish(world, Snapshot("4", call.call_id, (Entry(CallerIdent(call), "confirmed", ext, NOW, NOW),), ("leg-x",)))
-    retail_co = world.add("Company", brand=world.brand, name="retail-co", type="retail", maxCalls=0,
-                          distributeMethod="hash")
-    whole_co = world.add("Company", brand=world.brand, name="wholesale-co", type="wholesale", maxCalls=0,
-                         distributeMethod="hash")
+    retail_co = world.client("retail-co", "retail")
+    whole_co = world.client("wholesale-co", "wholesale")
     dialogs = [trunk("leg-x", "outbound", world.company, world.brand),  # Alice's call: counted by her entry
                trunk("ddi-fwd", "inbound", world.company, world.brand),  # a DDI forwarded outside: no entity
                trunk("r1", "outbound", retail_co, world.brand, endpointType="retail", endpointId=7,

@@ -72,7 +72,7 @@ def test_inbound_ddi_call_and_external_call(world: World) -> None:
     rows = _end(world, world.inbound(ddi, "+34666777888"), Disposition.ANSWERED, answer=0, talk=10)
     assert _brief(rows) == [("inbound", world.alice, None, "+34666777888", "+34944000001", "101", "answered",
                              Decimal("10.00"))]
-    world.set("Company", world.company, outgoingDdiId=ddi)
+    world.set("Company", world.company, outgoingDdi=ddi)
     rows = _end(world, world.from_user(world.alice, "911234567"), Disposition.ANSWERED, answer=0, talk=3)
     assert _brief(rows) == [("outbound", world.alice, None, "101", "911234567", "101", "answered",
                              Decimal("3.00"))]
@@ -82,17 +82,17 @@ def test_hunt_group_rows_the_member_who_answered_and_missed_calls(world: World) 
     """Hunt group calls: the member who answered; unanswered: every member rung, unless the group
     prevents missed calls (spec 10.1.5)."""
     carol = world.user("Carol", "103")
-    hg = world.add("HuntGroup", company=world.company, name="hg", description="", strategy="ringAll",
-                   ringAllTimeout=10, preventMissedCalls=True, allowCallForwards=False)
-    world.add("Extension", company=world.company, number="200", routeType="huntGroup", huntGroup=hg)
-    for u in (world.bob, carol):
-        world.add("HuntGroupMember", huntGroup=hg, routeType="user", user=u, priority=1)
+    hg = world.create("HuntGroup", company=world.company, name="hg", description="", strategy="ringAll",
+                      ringAllTimeout=10, preventMissedCalls=1, allowCallForwards=0)
+    world.create("Extension", company=world.company, number="200", routeType="huntGroup", huntGroup=hg)
+    for priority, u in enumerate((world.bob, carol), 1):
+        world.create("HuntGroupMember", huntGroup=hg, routeType="user", user=u, priority=priority)
     rows = _end(world, world.from_user(world.alice, "200"), Disposition.ANSWERED, answer=1, talk=7)
     assert [(r["direction"], r["userId"], r["callee"], r["owner"]) for r in rows] == [
         ("outbound", world.alice, "200", "101"), ("inbound", carol, "200", "103")]
     rows = _end(world, world.from_user(world.alice, "200"), Disposition.NO_ANSWER)
     assert [(r["direction"], r["userId"]) for r in rows] == [("outbound", world.alice)]
-    world.set("HuntGroup", hg, preventMissedCalls=False)
+    world.set("HuntGroup", hg, preventMissedCalls=0)
     rows = _end(world, world.from_user(world.alice, "200"), Disposition.NO_ANSWER)
     assert [(r["direction"], r["userId"], r["disposition"]) for r in rows] == [
         ("outbound", world.alice, "missed"), ("inbound", world.bob, "missed"), ("inbound", carol, "missed")]

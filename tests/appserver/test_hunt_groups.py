@@ -9,25 +9,29 @@ from tests.appserver.conftest import World, header, only, rejected, targets
 
 
 def _group(world: World, strategy: str, ext: str = "200", **values: object) -> int:
-    hg = world.add("HuntGroup", company=world.company, name=f"hg-{strategy}", description="", strategy=strategy,
-                   preventMissedCalls=True, allowCallForwards=False, **values)
-    world.add("Extension", company=world.company, number=ext, routeType="huntGroup", huntGroup=hg)
+    hg = world.create("HuntGroup", company=world.company, name=f"hg-{strategy}", description="", strategy=strategy,
+                      preventMissedCalls=1, allowCallForwards=0, **values)
+    world.create("Extension", company=world.company, number=ext, routeType="huntGroup", huntGroup=hg)
     return hg
 
 
-def _member(world: World, hg: int, *, user: int | None = None, number: str | None = None, priority: int = 1,
-            timeout: int = 10) -> int:
+def _member(world: World, hg: int, *, user: int | None = None, number: str | None = None,
+            priority: int | None = None, timeout: int = 10) -> int:
+    """A member of ``hg``; without ``priority``, after the members already there (priorities are
+    unique within a group)."""
+    if priority is None:
+        priority = len(world.rows("HuntGroupMember", huntGroupId=hg)) + 1
     if user is not None:
-        return world.add("HuntGroupMember", huntGroup=hg, routeType="user", user=user, priority=priority,
-                         timeoutTime=timeout)
-    return world.add("HuntGroupMember", huntGroup=hg, routeType="number", numberCountry=world.spain,
-                     numberValue=number, priority=priority, timeoutTime=timeout)
+        return world.create("HuntGroupMember", huntGroup=hg, routeType="user", user=user, priority=priority,
+                            timeoutTime=timeout)
+    return world.create("HuntGroupMember", huntGroup=hg, routeType="number", numberCountry=world.spain,
+                        numberValue=number, priority=priority, timeoutTime=timeout)
 
 
 def test_ring_all_with_timeout_then_no_answer_target(world: World) -> None:
     """ringAll: every member at once for ringAllTimeout, then the no-answer target (a number,
     presenting the caller's outgoing DDI)."""
-    world.set("Company", world.company, outgoingDdiId=world.ddi("944000001"))
+    world.set("Company", world.company, outgoingDdi=world.ddi("944000001"))
     carol = world.user("Carol", "103")
     hg = _group(world, "ringAll", ringAllTimeout=20, noAnswerTargetType="number", noAnswerNumberCountry=world.spain,
                 noAnswerNumberValue="600000009")
@@ -105,11 +109,11 @@ def test_members_without_terminal_are_skipped_and_call_forwards_ignored(world: W
 
 def test_allow_call_forwards_applies_the_member_user_logic(world: World) -> None:
     """allowCallForwards on: a member's unconditional forward replaces it; DND members are skipped."""
-    world.set("Company", world.company, outgoingDdiId=world.ddi("944000001"))
+    world.set("Company", world.company, outgoingDdi=world.ddi("944000001"))
     carol = world.user("Carol", "103", doNotDisturb=True)
     world.forward("user", world.bob, "inconditional", "number", "600000001")
     hg = _group(world, "ringAll", ringAllTimeout=10)
-    world.set("HuntGroup", hg, allowCallForwards=True)
+    world.set("HuntGroup", hg, allowCallForwards=1)
     _member(world, hg, user=world.bob, timeout=30)
     _member(world, hg, user=carol, timeout=30)
     first = world.run(world.from_user(world.alice, "200"))[0]
@@ -125,7 +129,7 @@ def test_inbound_ddi_to_hunt_group_presents_external_caller(world: World) -> Non
     _member(world, hg, number="600000001")
     ddi = world.ddi("944000001", routeType="huntGroup", huntGroup=hg)
     bob, ext = world.run(world.inbound(ddi, "+34666777888"))[0].targets
-    assert bob.from_user == "+34666777888"
+    assert bob.from_user == bob.pai_user == "666777888"  # the client's format (callerout)
     assert ext.from_user == "+34666777888" and header(ext, "X-Info-Ddi") == ["+34944000001"]
 
 
@@ -138,12 +142,12 @@ def test_ring_all_member_timeouts_and_prevent_missed_calls(world: World) -> None
     _member(world, hg, user=world.bob, timeout=5)
     _member(world, hg, user=carol, timeout=30)  # longer than the group: the group's timeout rules
     _member(world, hg, number="600000001", timeout=8)
-    world.set("Company", world.company, outgoingDdiId=world.ddi("944000001"))
+    world.set("Company", world.company, outgoingDdi=world.ddi("944000001"))
     first = world.run(world.from_user(world.alice, "200"))[0]
     assert isinstance(first, Dial) and first.timeout == 20.0
     assert [t.ring_timeout for t in first.targets] == [5.0, None, 8.0]
     assert first.cancel_reason == 'SIP;cause=200;text="Call completed elsewhere"'
-    world.set("HuntGroup", hg, preventMissedCalls=False)
+    world.set("HuntGroup", hg, preventMissedCalls=0)
     assert world.run(world.from_user(world.alice, "200"))[0].cancel_reason is None  # type: ignore[union-attr]
 
 
@@ -159,14 +163,14 @@ def test_allow_call_forwards_member_no_answer_and_busy_forwards(world: World) ->
     """allowCallForwards on: a member's no-answer forward (noAnswerTimeout shorter than the group)
     rings in its place after that timeout, its busy forward when it answers busy; with the option
     off they are ignored."""
-    world.set("Company", world.company, outgoingDdiId=world.ddi("944000001"))
+    world.set("Company", world.company, outgoingDdi=world.ddi("944000001"))
     carol = world.user("Carol", "103")
     dave = world.user("Dave", "104")
     ext104 = world.rows("Extension", number="104")[0]["id"]
     world.forward("user", world.bob, "noAnswer", "number", "600000001", timeout=4)
     world.forward("user", carol, "busy", "extension", ext104)
     hg = _group(world, "ringAll", ringAllTimeout=20)
-    world.set("HuntGroup", hg, allowCallForwards=True)
+    world.set("HuntGroup", hg, allowCallForwards=1)
     _member(world, hg, user=world.bob, timeout=30)
     _member(world, hg, user=carol, timeout=30)
     first = world.run(world.from_user(world.alice, "200"))[0]
@@ -182,6 +186,6 @@ def test_allow_call_forwards_member_no_answer_and_busy_forwards(world: World) ->
     world.set("HuntGroup", hg, ringAllTimeout=3)
     bob = world.run(world.from_user(world.alice, "200"))[0].targets[0]  # type: ignore[union-attr]
     assert (bob.ring_timeout, bob.forward_no_answer) == (None, None)
-    world.set("HuntGroup", hg, allowCallForwards=False, ringAllTimeout=20)
+    world.set("HuntGroup", hg, allowCallForwards=0, ringAllTimeout=20)
     for t in world.run(world.from_user(world.alice, "200"))[0].targets:  # type: ignore[union-attr]
         assert (t.forward_no_answer, t.forward_busy) == (None, None)

@@ -6,28 +6,30 @@ from __future__ import annotations
 import pytest
 
 from polyvox.appserver.plan import DialResult, IncomingCall, TargetKind
-from tests.appserver.conftest import World, header, only, rejected
+from tests.appserver.conftest import SIP_PW, World, header, only, rejected
 
 
 class Home:
+    """A residential client of DemoBrand (spec 10.2): its device registers in the brand's SIP
+    domain, its DDI rings the device, the device calls out with that DDI."""
+
     def __init__(self, world: World) -> None:
         self.world = w = world
-        demo = w.rows("Company", id=w.company)[0]
-        self.company = w.add("Company", type="residential", name="Home", brand=w.brand, country=w.spain,
-                             defaultTimezoneId=demo["defaultTimezoneId"],
-                             transformationRuleSetId=demo["transformationRuleSetId"], distributeMethod="hash",
-                             maxCalls=0, billingMethod="postpaid", onDemandRecord=0, ipfilter=False,
-                             allowRecordingRemoval=True, onDemandRecordEmail="disabled", showInvoices=False)
-        w.add("Domain", domain="users.demobrand.example.com", pointsTo="proxyusers", brand=w.brand,
-              description="brand domain")
+        w.prov.update("Brand", w.brand, domainUsers="users.demobrand.example.com")  # the global operator's
+        self.company = w.client("Home", "residential")
         self.ddi = w.ddi("955000001", company=self.company)
-        self.device = w.add("ResidentialDevice", company=self.company, name="home1", password="x",
-                            description="", transport="udp", allow="alaw", directConnectivity="no", ddiIn="yes",
-                            multiContact=True, rtpEncryption=False, t38Passthrough="no", maxCalls=0,
-                            outgoingDdi=self.ddi)
-        w.set("Ddi", self.ddi, routeType="residential", residentialDeviceId=self.device)
-        self.voicemail = w.add("Voicemail", company=self.company, residentialDevice=self.device, name="home1",
-                               enabled=True, sendMail=False, attachSound=False)
+        self.device = w.create("ResidentialDevice", company=self.company, name="home1", password=SIP_PW,
+                               description="", transport="udp", allow="alaw", directConnectivity="no", ddiIn="yes",
+                               multiContact=True, rtpEncryption=False, t38Passthrough="no", trustSDP=False, maxCalls=0,
+                               outgoingDdi=self.ddi)
+        w.set("Ddi", self.ddi, company=self.company, routeType="residential", residentialDevice=self.device)
+
+    @property
+    def voicemail(self) -> int:
+        """The device's own voicemail, created with the device (IvozProvider
+        Voicemail/UpdateByResidentialDevice)."""
+        (vm,) = self.world.rows("Voicemail", residentialDeviceId=self.device)
+        return int(vm["id"])
 
     def inbound(self, caller: str = "+34666777888") -> IncomingCall:
         return self.world.inbound(self.ddi, caller, company=self.company, company_type="residential")
@@ -45,7 +47,7 @@ def home(world: World) -> Home:
 def test_10_2_2_ddi_rings_the_residential_device(world: World, home: Home) -> None:
     t = only(world.run(home.inbound())[0])
     assert (t.kind, t.ruri_user, t.domain) == (TargetKind.ENDPOINT, "home1", "users.demobrand.example.com")
-    assert t.from_user == "+34666777888" and header(t, "X-Info-Callee") == ["+34955000001"]
+    assert t.from_user == "666777888" and header(t, "X-Info-Callee") == ["+34955000001"]
 
 
 def test_10_2_1_device_calls_out_with_valid_clid_or_fallback(world: World, home: Home) -> None:
@@ -55,7 +57,7 @@ def test_10_2_1_device_calls_out_with_valid_clid_or_fallback(world: World, home:
     assert header(t, "X-Info-EndpointType") == ["residential"]
     t = only(world.run(home.dial("911234567", caller="+34600000000"))[0])
     assert t.from_user == "+34955000001"
-    world.set("ResidentialDevice", home.device, outgoingDdiId=None)
+    world.set("ResidentialDevice", home.device, company=home.company, outgoingDdi=None)
     rejected(world.run(home.dial("911234567", caller="+34600000000"))[0], 403,
              "no outgoing DDI")
 
@@ -63,11 +65,12 @@ def test_10_2_1_device_calls_out_with_valid_clid_or_fallback(world: World, home:
 def test_10_2_3_filter_blacklist_and_unconditional_forward(world: World, home: Home) -> None:
     """Residential filters: black list first, then the unconditional forward to a number keeping the
     caller with a Diversion."""
-    flt = world.add("ExternalCallFilter", company=home.company, name="away", holidayEnabled=False,
-                    outOfScheduleEnabled=True, outOfScheduleTargetType="number",
-                    outOfScheduleNumberCountry=world.spain, outOfScheduleNumberValue="600000001")
-    world.add("ExternalCallFilterBlackList", filter=flt, matchlist=world.match_list("+34666000000"))
-    world.set("Ddi", home.ddi, externalCallFilterId=flt)
+    flt = world.create("ExternalCallFilter", company=home.company, name="away", holidayEnabled=False,
+                       outOfScheduleEnabled=True, outOfScheduleTargetType="number",
+                       outOfScheduleNumberCountry=world.spain, outOfScheduleNumberValue="600000001")
+    world.create("ExternalCallFilterBlackList", company=home.company, filter=flt,
+                 matchlist=world.match_list("+34666000000", company=home.company))
+    world.set("Ddi", home.ddi, company=home.company, externalCallFilter=flt)
     rejected(world.run(home.inbound("+34666000000"))[0], 403)
     t = only(world.run(home.inbound())[0])
     assert (t.kind, t.ruri_user, t.from_user) == (TargetKind.EXTERNAL, "+34600000001", "+34666777888")
@@ -77,7 +80,7 @@ def test_10_2_3_filter_blacklist_and_unconditional_forward(world: World, home: H
 
 def test_10_2_call_forwards_of_the_device(world: World, home: Home) -> None:
     """Device call forwards: busy → number (presenting the original caller, Diversion = the DDI)."""
-    world.forward("residentialDevice", home.device, "busy", "number", "600000002")
+    world.forward("residentialDevice", home.device, "busy", "number", "600000002", company=home.company)
     first, second = world.run(home.inbound(), DialResult.BUSY)
     assert only(first).ruri_user == "home1"
     t = only(second)

@@ -11,6 +11,7 @@ from polyvox.appserver.dialplan import make_dialplan
 from polyvox.appserver.plan import DialOutcome, DialResult
 from polyvox.db.engine import make_engine
 from tests.appserver.conftest import World, only, rejected
+from tests.provision import ApiRefused
 
 
 def test_database_unreachable_is_503(world: World, tmp_path: Path) -> None:
@@ -26,17 +27,19 @@ def test_failure_inside_the_logic_is_500(world: World) -> None:
     world.dialplan.repo.begin_call()
     with world.engine.begin() as conn:
         conn.execute(text("DROP TABLE hunt_group_members"))
-    hg = world.add("HuntGroup", company=world.company, name="hg", description="", strategy="ringAll",
-                   ringAllTimeout=10, preventMissedCalls=True, allowCallForwards=False)
-    world.add("Extension", company=world.company, number="200", routeType="huntGroup", huntGroup=hg)
+    hg = world.create("HuntGroup", company=world.company, name="hg", description="", strategy="ringAll",
+                      ringAllTimeout=10, preventMissedCalls=1, allowCallForwards=0)
+    world.create("Extension", company=world.company, number="200", routeType="huntGroup", huntGroup=hg)
     rejected(world.run(world.from_user(world.alice, "200"))[0], 500, "call logic failed")
 
 
-def test_misconfigured_hunt_group_is_500_with_the_reason(world: World) -> None:
-    hg = world.add("HuntGroup", company=world.company, name="hg", description="", strategy="ringAll",
-                   preventMissedCalls=True, allowCallForwards=False)
-    world.add("Extension", company=world.company, number="200", routeType="huntGroup", huntGroup=hg)
-    rejected(world.run(world.from_user(world.alice, "200"))[0], 500, "ring_all_timeout")
+def test_hunt_group_that_cannot_ring_is_refused_when_written(world: World) -> None:
+    """A ringAll group without its ring time could not ring (the dialplan would end its calls
+    with 500): the API refuses it, naming the field (IvozProvider "Empty ring all timeout")."""
+    with pytest.raises(ApiRefused, match="ringAllTimeout"):
+        world.create("HuntGroup", company=world.company, name="hg", description="", strategy="ringAll",
+                     preventMissedCalls=1, allowCallForwards=0)
+    assert world.rows("HuntGroup", name="hg") == []
 
 
 def test_script_protocol(world: World) -> None:

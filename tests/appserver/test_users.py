@@ -46,8 +46,8 @@ def test_10_1_1_no_answer_forward_after_n_seconds_to_a_number(world: World) -> N
     Bob's outgoing DDI (reason no-answer)."""
     client_ddi = world.ddi("944000001")
     bob_ddi = world.ddi("944000002")
-    world.set("Company", world.company, outgoingDdiId=client_ddi)
-    world.set("User", world.bob, outgoingDdiId=bob_ddi)
+    world.set("Company", world.company, outgoingDdi=client_ddi)
+    world.set("User", world.bob, outgoingDdi=bob_ddi)
     world.forward("user", world.bob, "noAnswer", "number", "600000001", timeout=15)
     first, second = world.run(world.from_user(world.alice, "102"), DialResult.NO_ANSWER)
     assert first.timeout == 15.0 and only(first).ruri_user == "bob"
@@ -101,7 +101,7 @@ def test_10_1_1_boss_assistant_with_whitelist(world: World) -> None:
     whitelisted origins."""
     carol = world.user("Carol", "103")
     wl = world.match_list("+34666777888")
-    world.set("User", world.bob, isBoss=True, bossAssistantId=carol, bossAssistantWhiteListId=wl)
+    world.set("User", world.bob, isBoss=True, bossAssistant=carol, bossAssistantWhiteList=wl)
     assert only(world.run(world.from_user(world.alice, "102"))[0]).ruri_user == "carol"
     assert only(world.run(world.from_user(carol, "102"))[0]).ruri_user == "bob"
     ddi = world.ddi("944000001", routeType="user", user=world.bob)

@@ -4,29 +4,41 @@ transfers."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from polyvox.appserver.plan import DialResult, Target, TargetKind
 from tests.appserver.conftest import NOW, World, only, rejected, targets
 
 
 def _conditional(world: World, ext: str = "400") -> tuple[int, int]:
     """A conditional route on extension 400: default → Bob; conditions added by the tests."""
-    cr = world.add("ConditionalRoute", company=world.company, name="cr", routetype="user", user=world.bob)
-    world.add("Extension", company=world.company, number=ext, routeType="conditional", conditionalRouteId=cr)
+    cr = world.create("ConditionalRoute", company=world.company, name="cr", routetype="user", user=world.bob)
+    world.create("Extension", company=world.company, number=ext, routeType="conditional", conditionalRoute=cr)
     return cr, world.rows("Extension", number=ext)[0]["id"]
+
+
+def _feature(world: World, kind: str) -> int:
+    """A media feature of DemoCompany to route to (their call flows wait for the media engine)."""
+    if kind == "voicemail":
+        return int(world.rows("Voicemail", userId=world.bob)[0]["id"])
+    fields: dict[str, dict[str, object]] = {
+        "ivr": {"name": "menu", "timeout": 5, "maxDigits": 1, "allowExtensions": False},
+        "queue": {"name": "sales", "preventMissedCalls": 1, "strategy": "ringall"},
+        "conferenceRoom": {"name": "room", "pinProtected": False, "maxMembers": 0, "announceUserCount": "first"},
+        "locution": {"name": "welcome"},
+    }
+    return world.create(kind[0].upper() + kind[1:], **fields[kind])
 
 
 def test_10_1_4_extension_route_types(world: World) -> None:
     """Extensions to a number (external call with the caller's DDI) and to features not built yet."""
-    world.set("Company", world.company, outgoingDdiId=world.ddi("944000001"))
-    world.add("Extension", company=world.company, number="500", routeType="number", numberCountry=world.spain,
-              numberValue="600000001")
+    world.set("Company", world.company, outgoingDdi=world.ddi("944000001"))
+    world.create("Extension", company=world.company, number="500", routeType="number", numberCountry=world.spain,
+                 numberValue="600000001")
     t = only(world.run(world.from_user(world.alice, "500"))[0])
     assert (t.kind, t.ruri_user, t.from_user) == (TargetKind.EXTERNAL, "+34600000001", "+34944000001")
     for kind, words in (("ivr", "IVR"), ("queue", "queue"), ("conferenceRoom", "conference room"),
                         ("voicemail", "voicemail"), ("locution", "locution")):
-        world.add("Extension", company=world.company, number=f"5{len(kind):02d}", routeType=kind)
+        world.create("Extension", company=world.company, number=f"5{len(kind):02d}", routeType=kind,
+                     **{kind: _feature(world, kind)})
         rejected(world.run(world.from_user(world.alice, f"5{len(kind):02d}"))[0], 503, f"{words} not available yet")
 
 
@@ -34,19 +46,19 @@ def test_10_1_6_conditional_route_by_schedule_and_origin(world: World) -> None:
     """Conditions by priority, each matching origin, schedule, calendar and route lock; evaluated at
     call time; no match → the default route."""
     cr, _ = _conditional(world)
-    sched = world.add("Schedule", company=world.company, name="mornings", timeIn=dt.time(8), timeout=dt.time(14),
-                      monday=True, tuesday=True, wednesday=True, thursday=True, friday=True, saturday=False,
-                      sunday=False)
-    c1 = world.add("ConditionalRoutesCondition", conditionalRoute=cr, priority=1, routeType="user", user=world.alice)
-    world.add("ConditionalRoutesConditionsRelSchedule", condition=c1, schedule=sched)
+    sched = world.create("Schedule", company=world.company, name="mornings", timeIn="08:00:00", timeout="14:00:00",
+                         monday=True, tuesday=True, wednesday=True, thursday=True, friday=True, saturday=False,
+                         sunday=False)
+    c1 = world.create("ConditionalRoutesCondition", conditionalRoute=cr, priority=1, routeType="user", user=world.alice)
+    world.create("ConditionalRoutesConditionsRelSchedule", condition=c1, schedule=sched)
     assert only(world.run(world.from_user(world.bob, "400"))[0]).ruri_user == "alice"  # Monday 10:00 Madrid
     afternoon = NOW.replace(hour=15)
     assert only(world.run(world.from_user(world.bob, "400", now=afternoon))[0]).ruri_user == "bob"
     # origin condition with higher priority (lower number) wins for matching callers
     carol = world.user("Carol", "103")
-    c0 = world.add("ConditionalRoutesCondition", conditionalRoute=cr, priority=0, routeType="user", user=carol)
-    world.add("ConditionalRoutesConditionsRelMatchlist", condition=c0, matchlist=world.match_list("+34666777888"))
-    ddi = world.ddi("944000001", routeType="conditional", conditionalRouteId=cr)
+    c0 = world.create("ConditionalRoutesCondition", conditionalRoute=cr, priority=0, routeType="user", user=carol)
+    world.create("ConditionalRoutesConditionsRelMatchlist", condition=c0, matchlist=world.match_list("+34666777888"))
+    ddi = world.ddi("944000001", routeType="conditional", conditionalRoute=cr)
     assert only(world.run(world.inbound(ddi, "+34666777888"))[0]).ruri_user == "carol"
     assert only(world.run(world.inbound(ddi, "+34666000000"))[0]).ruri_user == "alice"
 
@@ -55,9 +67,9 @@ def test_10_1_6_route_locks_and_their_service_codes(world: World) -> None:
     """Route locks: a condition with a lock matches while it is open; *71<id> opens, *70<id> closes,
     *72<id> toggles (spec 8.5 default codes); the change applies to the next call."""
     cr, _ = _conditional(world)
-    lock = world.add("RouteLock", company=world.company, name="night", description="", open=False)
-    c1 = world.add("ConditionalRoutesCondition", conditionalRoute=cr, priority=1, routeType="user", user=world.alice)
-    world.add("ConditionalRoutesConditionsRelRouteLock", condition=c1, routeLock=lock)
+    lock = world.create("RouteLock", company=world.company, name="night", description="", open=False)
+    c1 = world.create("ConditionalRoutesCondition", conditionalRoute=cr, priority=1, routeType="user", user=world.alice)
+    world.create("ConditionalRoutesConditionsRelRouteLock", condition=c1, routeLock=lock)
     assert only(world.run(world.from_user(world.alice, "400"))[0]).ruri_user == "bob"
     rejected(world.run(world.from_user(world.alice, f"*71{lock}"))[0], 603, "opened")
     assert world.rows("RouteLock", id=lock)[0]["open"]
@@ -72,9 +84,10 @@ def test_10_1_6_route_locks_and_their_service_codes(world: World) -> None:
 
 def test_client_service_codes_override_the_brand_ones(world: World) -> None:
     """8.5 / 9.7.6: a client code replaces the brand (default) code."""
-    lock = world.add("RouteLock", company=world.company, name="night", description="", open=False)
+    lock = world.create("RouteLock", company=world.company, name="night", description="", open=False)
     svc = world.rows("Service", iden="OpenLock")[0]["id"]
-    world.add("CompanyService", company=world.company, service=svc, code="55")
+    (code,) = world.rows("CompanyService", companyId=world.company, serviceId=svc)  # copied from the brand's
+    world.set("CompanyService", code["id"], code="55")
     rejected(world.run(world.from_user(world.alice, f"*55{lock}"))[0], 603, "opened")
     rejected(world.run(world.from_user(world.alice, f"*71{lock}"))[0], 404, "unknown service code")
     rejected(world.run(world.from_user(world.alice, "*94102"))[0], 503, "not available yet")
@@ -82,11 +95,11 @@ def test_client_service_codes_override_the_brand_ones(world: World) -> None:
 
 def test_10_1_7_call_acl_for_external_numbers_only(world: World) -> None:
     """Call ACLs: rules by priority, default policy; internal numbers never checked."""
-    world.set("Company", world.company, outgoingDdiId=world.ddi("944000001"))
-    acl = world.add("CallAcl", company=world.company, name="national only", defaultPolicy="deny")
-    world.add("CallAclRelMatchList", callAcl=acl, matchList=world.match_list("^\\+349"), policy="allow", priority=2)
-    world.add("CallAclRelMatchList", callAcl=acl, matchList=world.match_list("^\\+34902"), policy="deny", priority=1)
-    world.set("User", world.alice, callAclId=acl)
+    world.set("Company", world.company, outgoingDdi=world.ddi("944000001"))
+    acl = world.create("CallAcl", company=world.company, name="national only", defaultPolicy="deny")
+    world.create("CallAclRelMatchList", callAcl=acl, matchList=world.match_list("^\\+349"), policy="allow", priority=2)
+    world.create("CallAclRelMatchList", callAcl=acl, matchList=world.match_list("^\\+34902"), policy="deny", priority=1)
+    world.set("User", world.alice, callAcl=acl)
     assert only(world.run(world.from_user(world.alice, "911234567"))[0]).ruri_user == "+34911234567"
     rejected(world.run(world.from_user(world.alice, "902123456"))[0], 403, "call ACL 'national only'")
     rejected(world.run(world.from_user(world.alice, "0044201234567"))[0], 403, "call ACL")
@@ -99,26 +112,26 @@ def test_10_1_7_outgoing_ddi_rules(world: World) -> None:
     main = world.ddi("944000001")
     sales = world.ddi("944000002")
     support = world.ddi("944000003")
-    world.set("Company", world.company, outgoingDdiId=main)
-    rule = world.add("OutgoingDdiRule", company=world.company, name="rule", defaultAction="keep")
-    world.add("OutgoingDdiRulesPattern", outgoingDdiRule=rule, type="destination",
-              matchList=world.match_list("^\\+346"), action="force", forcedDdi=sales, priority=1)
-    world.add("OutgoingDdiRulesPattern", outgoingDdiRule=rule, type="prefix", prefix="22*", action="force",
-              forcedDdi=support, priority=2)
-    world.set("User", world.alice, outgoingDdiRuleId=rule)
+    world.set("Company", world.company, outgoingDdi=main)
+    rule = world.create("OutgoingDdiRule", company=world.company, name="rule", defaultAction="keep")
+    world.create("OutgoingDdiRulesPattern", outgoingDdiRule=rule, type="destination",
+                 matchList=world.match_list("^\\+346"), action="force", forcedDdi=sales, priority=1)
+    world.create("OutgoingDdiRulesPattern", outgoingDdiRule=rule, type="prefix", prefix="22*", action="force",
+                 forcedDdi=support, priority=2)
+    world.set("User", world.alice, outgoingDdiRule=rule)
     assert only(world.run(world.from_user(world.alice, "911234567"))[0]).from_user == "+34944000001"
     assert only(world.run(world.from_user(world.alice, "600000001"))[0]).from_user == "+34944000002"
     t = only(world.run(world.from_user(world.alice, "22*911234567"))[0])
     assert (t.ruri_user, t.from_user) == ("+34911234567", "+34944000003")
     # the client's rule applies to users without one
-    world.set("Company", world.company, outgoingDdiRuleId=rule)
+    world.set("Company", world.company, outgoingDdiRule=rule)
     assert only(world.run(world.from_user(world.bob, "600000001"))[0]).from_user == "+34944000002"
 
 
 def test_numeric_transformation_callee_in(world: World) -> None:
     """The client's transformation set turns dialled numbers into E.164 (spec 9.7.3, Spain:
     national, 00 international, +); what cannot become E.164 is refused with 484."""
-    world.set("Company", world.company, outgoingDdiId=world.ddi("944000001"))
+    world.set("Company", world.company, outgoingDdi=world.ddi("944000001"))
     for dialled, e164 in (("911234567", "+34911234567"), ("0044201234567", "+44201234567"),
                           ("+33123456789", "+33123456789")):
         assert only(world.run(world.from_user(world.alice, dialled))[0]).ruri_user == e164
@@ -126,14 +139,14 @@ def test_numeric_transformation_callee_in(world: World) -> None:
 
 
 def test_transfer_calls_the_refer_to_number_as_the_transferor(world: World) -> None:
-    """Blind transfer: Bob (bridged target) transfers to 103 → Carol rings, presented as Bob's
-    extension."""
+    """Blind transfer: Bob (bridged target) transfers to 103 → Carol rings, presented the
+    transferee, Alice's extension (IvozProvider: the transferred channel keeps its caller id)."""
     carol = world.user("Carol", "103")
     call = world.from_user(world.alice, "102")
     bob_target = only(world.run(call)[0])
     script = world.dialplan.transfer(call, world.presence, bob_target, f"<sip:103@{world.domain}>")
     t = only(script.first())
-    assert (t.ruri_user, t.user_id, t.from_user) == ("carol", carol, "102")
+    assert (t.ruri_user, t.user_id, t.from_user) == ("carol", carol, "101")
     # the original caller transferring (transferor None)
     script = world.dialplan.transfer(call, world.presence, None, "sip:103@x")
     assert only(script.first()).from_user == "101"
@@ -143,10 +156,10 @@ def test_transfer_calls_the_refer_to_number_as_the_transferor(world: World) -> N
 
 def test_cancelled_call_ends_the_script(world: World) -> None:
     """The caller hanging up while ringing ends the script (the runtime does not ask again)."""
-    hg = world.add("HuntGroup", company=world.company, name="hg", description="", strategy="linear",
-                   preventMissedCalls=True, allowCallForwards=False)
-    world.add("Extension", company=world.company, number="200", routeType="huntGroup", huntGroup=hg)
-    world.add("HuntGroupMember", huntGroup=hg, routeType="user", user=world.bob, priority=1, timeoutTime=5)
+    hg = world.create("HuntGroup", company=world.company, name="hg", description="", strategy="linear",
+                      preventMissedCalls=1, allowCallForwards=0)
+    world.create("Extension", company=world.company, number="200", routeType="huntGroup", huntGroup=hg)
+    world.create("HuntGroupMember", huntGroup=hg, routeType="user", user=world.bob, priority=1, timeoutTime=5)
     script = world.dialplan.script(world.from_user(world.alice, "200"), world.presence)
     assert targets(script.first()) == [("endpoint", "bob")]
     from polyvox.appserver.plan import DialOutcome
@@ -170,7 +183,7 @@ def test_media_features_plug_in_through_handlers(world: World) -> None:
         outcome = yield Dial((Target(TargetKind.ENDPOINT, "media", "x", label="ivr"),))
         yield Reject(480, f"ivr done after {outcome.result}")
 
-    world.add("Extension", company=world.company, number="600", routeType="ivr")
+    world.create("Extension", company=world.company, number="600", routeType="ivr", ivr=_feature(world, "ivr"))
     world._dialplan = make_dialplan(world.engine, features={"ivr": ivr})
     actions = world.run(world.from_user(world.alice, "600"), DialResult.NO_ANSWER)
     assert targets(actions[0]) == [("endpoint", "media")]

@@ -1,6 +1,8 @@
 """Billing worker fixtures: the migrated demo database (SQLite, or PostgreSQL with
-POLYVOX_TEST_DB=postgresql) with the worker's tables, call records written as proxy-trunks writes
-them, a rating setup, and a real SMTP server (aiosmtpd) on a free loopback port."""
+POLYVOX_TEST_DB=postgresql) with the worker's tables, a rating setup provisioned by the brand
+through the API (tests/provision.py), call records written as proxy-trunks writes them (runtime
+state the worker consumes, not configuration), and a real SMTP server (aiosmtpd) on a free
+loopback port."""
 
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ from sqlalchemy import Engine, insert, select
 from polyvox.db.cdr import kam_trunks_cdrs
 from polyvox.db.model import ENTITY
 from polyvox.workers.notify import SmtpSettings
-from tests.api.conftest import api, tokens  # noqa: F401 (API fixtures for test_api.py)
-from tests.api.test_custom_support import add, demo
+from tests.api.conftest import Api, api, tokens  # noqa: F401 (API fixtures for test_api.py)
+from tests.api.test_custom_support import demo
+from tests.provision import Provisioner
 
 UTC = dt.UTC
 
@@ -95,6 +98,7 @@ def body_of(msg: Message) -> str:
 @dataclass
 class Setup:
     db: Engine
+    prov: Provisioner
     brand: int
     company: int
     eur: int
@@ -107,25 +111,57 @@ class Setup:
     destinations: dict[str, int] = field(default_factory=dict)
 
 
+LANGUAGES = ("en", "es", "ca", "eu", "it")
+
+
+def names(text: str) -> dict[str, str]:
+    """A multilingual name (every language of the contract)."""
+    return {lang: text for lang in LANGUAGES}
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return value
+
+
+def create(s: Setup, entity: str, **fields: Any) -> int:
+    """Creates a row through the API as the brand's operator (a client's rows, ``company=``,
+    through the client's administrator), with API field names."""
+    body = {k: _json(v) for k, v in fields.items()}
+    if "company" not in body:
+        body["brand"] = s.brand
+    return s.prov.create(entity, **body)
+
+
+def put(s: Setup, entity: str, ident: int, **fields: Any) -> None:
+    """Updates ``fields`` (PUT) as the brand's operator."""
+    s.prov.update(entity, ident, owner={"brand": s.brand}, **{k: _json(v) for k, v in fields.items()})
+
+
 def _drg(s: Setup, name: str, rows: list[tuple[str, str, str, str, str, str]], deductible: bool = False) -> int:
-    drg = add(s.db, "DestinationRateGroup", brand=s.brand, name={"en": name}, currency=s.eur,
-              deductibleConnectionFee=deductible)
+    drg = create(s, "DestinationRateGroup", name=names(name), currency=s.eur,
+                 deductibleConnectionFee=deductible)
     for prefix, dname, per_minute, fee, increment, interval in rows:
         dest = s.destinations.get(prefix)
         if dest is None:
-            dest = add(s.db, "Destination", brand=s.brand, prefix=prefix, name={"en": dname})
+            dest = create(s, "Destination", prefix=prefix, name=names(dname))
             s.destinations[prefix] = dest
-        s.rates[f"{name}{prefix}"] = add(s.db, "DestinationRate", destinationRateGroup=drg, destination=dest,
-                                         cost=Decimal(per_minute), connectFee=Decimal(fee), rateIncrement=increment,
-                                         groupIntervalStart=interval)
+        s.rates[f"{name}{prefix}"] = create(s, "DestinationRate", destinationRateGroup=drg, destination=dest,
+                                            cost=Decimal(per_minute), connectFee=Decimal(fee), rateIncrement=increment,
+                                            groupIntervalStart=interval)
     return drg
 
 
 def plan(s: Setup, name: str, drgs: list[int]) -> int:
-    group = add(s.db, "RatingPlanGroup", brand=s.brand, name={"en": name}, currency=s.eur)
-    for drg in drgs:
-        add(s.db, "RatingPlan", ratingPlanGroup=group, destinationRateGroup=drg, weight=Decimal("10"),
-            timingType="always")
+    """A rating plan group using ``drgs`` all week long (weights are unique within a group; the
+    destination rate groups here share no prefix, so their order does not matter)."""
+    group = create(s, "RatingPlanGroup", name=names(name), currency=s.eur)
+    for weight, drg in enumerate(drgs, 10):
+        create(s, "RatingPlan", ratingPlanGroup=group, destinationRateGroup=drg, weight=Decimal(weight),
+               timingType="always", timeIn="00:00:00")
     return group
 
 
@@ -138,13 +174,13 @@ def profile(s: Setup, group: int, *, company: int | None = None, carrier: int | 
         data["company"] = company or s.company
     if tag is not None:
         data["routingTag"] = tag
-    return add(s.db, "RatingProfile", **data)
+    return s.prov.create("RatingProfile", **{k: _json(v) for k, v in data.items()})
 
 
 @pytest.fixture()
-def setup(bdb: Engine) -> Setup:
+def setup(bdb: Engine, api: Api) -> Setup:  # noqa: F811
     """DemoCompany (postpaid, Europe/Madrid) with a retail rating plan, and a carrier with cost
-    calculation and its own (cheaper) plan.
+    calculation and its own (cheaper) plan, provisioned by DemoBrand's operator.
 
     Client rates: +34 Spain 0.02/min, fee 0.01, 60 s charge period; +346 Spain mobile
     0.10/min, fee 0.05, 30 s charge period after a 60 s interval start.
@@ -152,9 +188,10 @@ def setup(bdb: Engine) -> Setup:
     Carrier rates: +34 0.01/min no fee 1 s; +33 and +44 0.03/min 1 s.
     """
     d = demo(bdb)
-    carrier = add(bdb, "Carrier", brand=d.brand, name="Carrier1", calculateCost=True, balance=Decimal("10"),
-                  currency=d.eur)
-    s = Setup(bdb, d.brand, d.company, d.eur, carrier, d.alice_terminal, d.alice, 0, 0)
+    s = Setup(bdb, Provisioner(api.client), d.brand, d.company, d.eur, 0, d.alice_terminal, d.alice, 0, 0)
+    rules = company(bdb, d.company).transformationRuleSetId
+    s.carrier = create(s, "Carrier", name="Carrier1", description="", transformationRuleSet=rules, calculateCost=True,
+                       balance=Decimal("10"), currency=d.eur)
     retail = _drg(s, "Retail", [("+34", "Spain", "0.02", "0.01", "60s", "0s"),
                                 ("+346", "Spain mobile", "0.10", "0.05", "30s", "60s")])
     minimal = _drg(s, "Minimal", [("+33", "France", "0.10", "0.01", "1s", "0s"),
@@ -165,7 +202,7 @@ def setup(bdb: Engine) -> Setup:
     s.client_plan = plan(s, "Retail plan", [retail, minimal])
     s.carrier_plan = plan(s, "Carrier plan", [wholesale])
     profile(s, s.client_plan)
-    profile(s, s.carrier_plan, carrier=carrier)
+    profile(s, s.carrier_plan, carrier=s.carrier)
     return s
 
 

@@ -8,13 +8,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import update
 
 from polyvox.db.model import ENTITY
 from polyvox.workers.billing import bill_pending
 from tests.api.conftest import Api
-from tests.api.test_custom_support import add, other_brand, set_
-from tests.billing.conftest import Setup, billable, cdr
+from tests.billing.conftest import Setup, billable, cdr, company, create, names, put
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
@@ -22,12 +21,33 @@ D = Decimal
 
 
 def _calls(s: Setup) -> dict[str, int]:
+    provider = create(s, "DdiProvider", name="P", description="",
+                      transformationRuleSet=company(s.db, s.company).transformationRuleSetId)
     cdr(s.db, callid="r-out", company=s.company, brand=s.brand, callee="+34944048184", duration=60, start=T0,
         carrier=s.carrier)
     cdr(s.db, callid="r-in", company=s.company, brand=s.brand, callee="+34944000111", duration=60, start=T0,
-        direction="inbound", provider=add(s.db, "DdiProvider", brand=s.brand, name="P"))
+        direction="inbound", provider=provider)
     bill_pending(s.db, T0 + dt.timedelta(minutes=5), send_mail=False)
     return {"out": billable(s.db, "r-out").id, "in": billable(s.db, "r-in").id}
+
+
+def _other_brand(s: Setup) -> tuple[int, int]:
+    """A second brand, created by the global operator, with one client of its own."""
+    demo = company(s.db, s.company)
+    brand = s.prov.platform.post("brands", {"name": "OtherBrand", "maxCalls": 0, "language": demo.languageId,
+                                            "defaultTimezone": demo.defaultTimezoneId, "currency": s.eur})["id"]
+    client = s.prov.create("Company", brand=brand, type="vpbx", name="OtherCompany", domainUsers="other.example.com",
+                           country=demo.countryId, defaultTimezone=demo.defaultTimezoneId,
+                           transformationRuleSet=demo.transformationRuleSetId, maxCalls=0, maxDailyUsage=100,
+                           billingMethod="postpaid", allowRecordingRemoval=True, onDemandRecordEmail="disabled")
+    return int(brand), client
+
+
+def _invoiced(s: Setup, billable_call: int, invoice: int | None) -> None:
+    """The invoicer's mark on a billed call (runtime state: no API writes it)."""
+    t = ENTITY["BillableCall"].table
+    with s.db.begin() as c:
+        c.execute(update(t).where(t.c.id == billable_call).values(invoiceId=invoice))
 
 
 def test_rerate_uses_new_rates_with_profiles_active_at_the_call_start(api: Api, tokens: dict[str, str],
@@ -36,12 +56,11 @@ def test_rerate_uses_new_rates_with_profiles_active_at_the_call_start(api: Api, 
     ids = _calls(s)
     assert (billable(s.db, "r-out").price, billable(s.db, "r-out").cost) == (D("0.0300"), D("0.0100"))
     # the brand fixes its rates: Spain 0.05/min for the client, 0.02/min for the carrier
-    set_(s.db, "DestinationRate", s.rates["Retail+34"], cost=D("0.05"))
-    set_(s.db, "DestinationRate", s.rates["Wholesale+34"], cost=D("0.02"))
+    put(s, "DestinationRate", s.rates["Retail+34"], cost=D("0.05"))
+    put(s, "DestinationRate", s.rates["Wholesale+34"], cost=D("0.02"))
     # a plan activated after the call must not be used
-    late = add(s.db, "RatingPlanGroup", brand=s.brand, name={"en": "Later"}, currency=s.eur)
-    add(s.db, "RatingProfile", brand=s.brand, company=s.company, ratingPlanGroup=late,
-        activationTime=dt.datetime(2026, 3, 11))
+    late = create(s, "RatingPlanGroup", name=names("Later"), currency=s.eur)
+    create(s, "RatingProfile", company=s.company, ratingPlanGroup=late, activationTime=dt.datetime(2026, 3, 11))
     r = api.post("brand", "/billable_calls/rerate", tokens["brand"], {"billableCallIds": [ids["out"]]})
     assert r.status_code == 200, r.text
     assert r.json() == {"status": "OK"}
@@ -49,7 +68,7 @@ def test_rerate_uses_new_rates_with_profiles_active_at_the_call_start(api: Api, 
     assert (bc.price, bc.cost, bc.ratingPlanName, bc.destinationName) == (D("0.0600"), D("0.0200"), "Retail plan",
                                                                          "Spain")
     # form encoding of the contract works too
-    set_(s.db, "DestinationRate", s.rates["Retail+34"], cost=D("0.04"))
+    put(s, "DestinationRate", s.rates["Retail+34"], cost=D("0.04"))
     r = api.client.post("/api/brand/billable_calls/rerate", data={"billableCallIds[]": [str(ids["out"])]},
                         headers={"Authorization": f"Bearer {tokens['brand']}"})
     assert r.status_code == 200, r.text
@@ -59,10 +78,11 @@ def test_rerate_uses_new_rates_with_profiles_active_at_the_call_start(api: Api, 
 def test_rerate_refusals(api: Api, tokens: dict[str, str], setup: Setup) -> None:
     s = setup
     ids = _calls(s)
-    invoice = add(s.db, "Invoice", brand=s.brand, company=s.company, number="F-1", status="created",
-                  inDate=dt.datetime(2026, 3, 1), outDate=dt.datetime(2026, 3, 31))
-    set_(s.db, "BillableCall", ids["out"], invoiceId=invoice)
-    set_(s.db, "DestinationRate", s.rates["Retail+34"], cost=D("0.05"))
+    template = create(s, "InvoiceTemplate", name="Plain", template="<p>${invoice.number}</p>")
+    invoice = create(s, "Invoice", company=s.company, invoiceTemplate=template, number="F-1", taxRate=21,
+                     inDate=dt.datetime(2026, 3, 1), outDate=dt.datetime(2026, 3, 31))
+    _invoiced(s, ids["out"], invoice)
+    put(s, "DestinationRate", s.rates["Retail+34"], cost=D("0.05"))
     r = api.post("brand", "/billable_calls/rerate", tokens["brand"], {"billableCallIds": [ids["out"]]})
     assert r.status_code == 400 and str(ids["out"]) in r.json()["detail"] and "invoice" in r.json()["detail"]
     assert billable(s.db, "r-out").price == D("0.0300")  # unchanged
@@ -75,14 +95,9 @@ def test_rerate_refusals(api: Api, tokens: dict[str, str], setup: Setup) -> None
     r = api.post("brand", "/billable_calls/rerate", tokens["brand"], {"billableCallIds": ["x"]})
     assert r.status_code == 400
     # another brand's operator does not see these calls
-    other = other_brand(s.db)
-    with s.db.begin() as c:
-        from polyvox.db.seed import create_admin
-
-        create_admin(c, "otherop", "secret", brand_id=other.brand)
-    tok = api.login("brand", "otherop", "secret")
-    set_(s.db, "BillableCall", ids["out"], invoiceId=None)
-    r = api.post("brand", "/billable_calls/rerate", tok, {"billableCallIds": [ids["out"]]})
+    other, _ = _other_brand(s)
+    _invoiced(s, ids["out"], None)
+    r = api.post("brand", "/billable_calls/rerate", s.prov.brand(other).token, {"billableCallIds": [ids["out"]]})
     assert r.status_code == 404
     # not offered at client level
     r = api.post("client", "/billable_calls/rerate", tokens["client"], {"billableCallIds": [ids["out"]]})
@@ -118,7 +133,7 @@ def test_client_sees_billing_details_only_when_displayed(api: Api, tokens: dict[
                                                          shown: bool) -> None:
     s = setup
     ids = _calls(s)
-    set_(s.db, "Company", s.company, showInvoices=shown)
+    put(s, "Company", s.company, showInvoices=shown)
     r = api.get("client", "/billable_calls", tokens["client"])
     assert r.status_code == 200, r.text
     out = next(i for i in r.json() if i["id"] == ids["out"])
@@ -138,7 +153,7 @@ def test_client_item_hides_rating_plan_and_destination_names(api: Api, tokens: d
                                                             setup: Setup) -> None:
     s = setup
     ids = _calls(s)
-    set_(s.db, "Company", s.company, showInvoices=False)
+    put(s, "Company", s.company, showInvoices=False)
     item = api.get("client", f"/billable_calls/{ids['out']}", tokens["client"]).json()
     assert (item["destinationName"], item["ratingPlanName"]) == (None, None)
 
@@ -146,11 +161,9 @@ def test_client_item_hides_rating_plan_and_destination_names(api: Api, tokens: d
 def test_billable_calls_are_tenant_scoped(api: Api, tokens: dict[str, str], setup: Setup) -> None:
     s = setup
     ids = _calls(s)
-    other = other_brand(s.db)
-    t = ENTITY["Company"].table
-    with s.db.connect() as c:
-        assert c.execute(select(t.c.id).where(t.c.id == other.company)).scalar() == other.company
-    cdr(s.db, callid="other-call", company=other.company, brand=other.brand, callee="+34944048184", duration=10,
+    other_brand, other_company = _other_brand(s)
+    assert company(s.db, other_company).brandId == other_brand
+    cdr(s.db, callid="other-call", company=other_company, brand=other_brand, callee="+34944048184", duration=10,
         start=T0)
     bill_pending(s.db, T0 + dt.timedelta(minutes=5), send_mail=False)
     listed = {i["id"] for i in api.get("brand", "/billable_calls", tokens["brand"]).json()}

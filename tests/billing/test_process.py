@@ -15,8 +15,7 @@ from sqlalchemy import func, select
 
 from polyvox import workers
 from polyvox.db.model import ENTITY
-from tests.api.test_custom_support import add, set_
-from tests.billing.conftest import Setup, Smtp, billable, cdr
+from tests.billing.conftest import Setup, Smtp, billable, cdr, create, put
 
 UTC = dt.UTC
 
@@ -53,9 +52,8 @@ def _wait_billed(s: Setup, callid: str, timeout: float = 60.0) -> None:
 
 def test_worker_process_bills_survives_restart_and_mails(setup: Setup, smtp: Smtp, tmp_path: Path) -> None:
     s = setup
-    set_(s.db, "Company", s.company, billingMethod="pseudoprepaid", balance=Decimal("0.0400"))
-    add(s.db, "BalanceNotification", brand=s.brand, company=s.company, toAddress="ops@client.example",
-        threshold=Decimal("0.0200"))
+    put(s, "Company", s.company, billingMethod="pseudoprepaid", balance=Decimal("0.0400"))
+    create(s, "BalanceNotification", company=s.company, toAddress="ops@client.example", threshold=Decimal("0.0200"))
     now = dt.datetime.now(UTC)
     proc = _start(s, smtp, tmp_path)
     try:

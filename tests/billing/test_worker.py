@@ -11,14 +11,26 @@ import threading
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 
 from polyvox.db.model import ENTITY
 from polyvox.workers import billing
 from polyvox.workers.billing import RunningCall, bill_pending, debit_running_calls
 from polyvox.workers.tables import billing_cdr_claims
-from tests.api.test_custom_support import add, set_
-from tests.billing.conftest import Setup, Smtp, billable, body_of, cdr, company, movements, plan, profile
+from tests.billing.conftest import (
+    Setup,
+    Smtp,
+    billable,
+    body_of,
+    cdr,
+    company,
+    create,
+    movements,
+    names,
+    plan,
+    profile,
+    put,
+)
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 10, 10, 0, tzinfo=UTC)  # a Tuesday, 11:00 in Madrid
@@ -88,7 +100,7 @@ def test_interval_start_charges_the_connection_fee_then_periods(setup: Setup) ->
 
 def test_deductible_connection_fee_worked_examples_on_a_prepaid_balance(setup: Setup) -> None:
     s = setup
-    set_(s.db, "Company", s.company, billingMethod="prepaid", balance=D("1.0000"))
+    put(s, "Company", s.company, billingMethod="prepaid", balance=D("1.0000"))
     # France: fee 0.01 + 120 s x 0.10/min = 0.21 total -> price 0.20 (0.01 refunded)
     cdr(s.db, callid="fr", company=s.company, brand=s.brand, callee="+33123456789", duration=120, start=T0,
         carrier=s.carrier)
@@ -108,7 +120,7 @@ def test_deductible_connection_fee_worked_examples_on_a_prepaid_balance(setup: S
 
 def test_prepaid_interim_debits_then_refund_at_hang_up(setup: Setup) -> None:
     s = setup
-    set_(s.db, "Company", s.company, billingMethod="prepaid", balance=D("1.0000"))
+    put(s, "Company", s.company, billingMethod="prepaid", balance=D("1.0000"))
     answer = T0 + dt.timedelta(seconds=2)
     call = RunningCall("running-fr", s.company, "+33123456789", T0, answer)
     # 60 s into the call: fee + 60 s = 0.01 + 0.10 = 0.11 debited during the call
@@ -129,7 +141,7 @@ def test_prepaid_interim_debits_then_refund_at_hang_up(setup: Setup) -> None:
 
 def test_prepaid_balance_exhausted_during_a_call_cuts_the_client(setup: Setup) -> None:
     s = setup
-    set_(s.db, "Company", s.company, billingMethod="prepaid", balance=D("0.0500"))
+    put(s, "Company", s.company, billingMethod="prepaid", balance=D("0.0500"))
     answer = T0 + dt.timedelta(seconds=2)
     call = RunningCall("long", s.company, "+33123456789", T0, answer)
     # 10 s: 0.01 + 10 x 0.10/60 = 0.0267 debited, balance still positive
@@ -143,9 +155,10 @@ def test_prepaid_balance_exhausted_during_a_call_cuts_the_client(setup: Setup) -
 
 def test_inbound_listed_without_price_unanswered_not_listed_bounced_cost_zero(setup: Setup) -> None:
     s = setup
-    provider = add(s.db, "DdiProvider", brand=s.brand, name="Provider1")
-    ddi = add(s.db, "Ddi", brand=s.brand, company=s.company, ddi="34944000111", ddie164="+34944000111",
-              ddiProvider=provider, type="inout", routeType="user")
+    provider = create(s, "DdiProvider", name="Provider1", description="",
+                      transformationRuleSet=company(s.db, s.company).transformationRuleSetId)
+    ddi = create(s, "Ddi", company=s.company, ddi="944000111", ddiProvider=provider, type="inout",
+                 useDdiProviderRoutingTag=False)
     cdr(s.db, callid="in-1", company=s.company, brand=s.brand, callee="+34944000111", caller="+34600000001",
         duration=30, start=T0, direction="inbound", ddi=ddi, provider=provider)
     cdr(s.db, callid="cancelled", company=s.company, brand=s.brand, callee="+34944048184", duration=0,
@@ -185,13 +198,13 @@ def test_pseudoprepaid_low_balance_email_once_per_crossing(setup: Setup, smtp: S
     es = ENTITY["Language"].table
     with s.db.connect() as c:
         es_id = c.execute(select(es.c.id).where(es.c.iden == "es")).scalar_one()
-    set_(s.db, "Company", s.company, billingMethod="pseudoprepaid", balance=D("0.3000"), languageId=es_id)
-    template = add(s.db, "NotificationTemplate", brand=s.brand, name="Saldo", type="lowbalance")
-    add(s.db, "NotificationTemplateContent", notificationTemplate=template, language=es_id, fromName="Facturación",
-        fromAddress="billing@brand.example", subject="Saldo de ${BALANCE_NAME}: ${BALANCE_AMOUNT}",
-        body="Quedan ${BALANCE_AMOUNT} euros en ${BALANCE_NAME}.", bodyType="text/plain")
-    add(s.db, "BalanceNotification", brand=s.brand, company=s.company, toAddress="ops@client.example",
-        threshold=D("0.2000"), notificationTemplate=template)
+    put(s, "Company", s.company, billingMethod="pseudoprepaid", balance=D("0.3000"), language=es_id)
+    template = create(s, "NotificationTemplate", name="Saldo", type="lowbalance")
+    create(s, "NotificationTemplateContent", notificationTemplate=template, language=es_id, fromName="Facturación",
+           fromAddress="billing@brand.example", subject="Saldo de ${BALANCE_NAME}: ${BALANCE_AMOUNT}",
+           body="Quedan ${BALANCE_AMOUNT} euros en ${BALANCE_NAME}.", bodyType="text/plain")
+    create(s, "BalanceNotification", company=s.company, toAddress="ops@client.example",
+           threshold=D("0.2000"), notificationTemplate=template)
     # 0.30 -> 0.25: above the threshold, nothing sent
     cdr(s.db, callid="a", company=s.company, brand=s.brand, callee="+34944048184", duration=100, start=T0,
         carrier=s.carrier)  # 0.01 + 2 x 0.02 = 0.05
@@ -215,7 +228,7 @@ def test_pseudoprepaid_low_balance_email_once_per_crossing(setup: Setup, smtp: S
     assert bill_pending(s.db, T0, smtp=smtp.settings).mails == 0
     assert company(s.db, s.company).balance == D("0.0700")
     # topped up above the threshold, then under it again: a new e-mail
-    set_(s.db, "Company", s.company, balance=D("0.2200"))
+    put(s, "Company", s.company, balance=D("0.2200"))
     cdr(s.db, callid="d", company=s.company, brand=s.brand, callee="+34944048184", duration=10, start=T0,
         carrier=s.carrier)
     assert bill_pending(s.db, T0, smtp=smtp.settings).mails == 1
@@ -224,9 +237,8 @@ def test_pseudoprepaid_low_balance_email_once_per_crossing(setup: Setup, smtp: S
 
 def test_carrier_low_balance_uses_default_template_and_carrier_never_disabled(setup: Setup, smtp: Smtp) -> None:
     s = setup
-    set_(s.db, "Carrier", s.carrier, balance=D("0.0100"))
-    add(s.db, "BalanceNotification", brand=s.brand, carrier=s.carrier, toAddress="noc@brand.example",
-        threshold=D("0"))
+    put(s, "Carrier", s.carrier, balance=D("0.0100"))
+    create(s, "BalanceNotification", carrier=s.carrier, toAddress="noc@brand.example", threshold=D("0"))
     cdr(s.db, callid="c1", company=s.company, brand=s.brand, callee="+33123456789", duration=60, start=T0,
         carrier=s.carrier)  # cost 0.03
     r = bill_pending(s.db, T0, smtp=smtp.settings)
@@ -243,7 +255,7 @@ def test_carrier_low_balance_uses_default_template_and_carrier_never_disabled(se
 
 def test_max_daily_usage_email_cut_and_reset_at_local_midnight(setup: Setup, smtp: Smtp) -> None:
     s = setup
-    set_(s.db, "Company", s.company, maxDailyUsage=1, maxDailyUsageEmail="boss@client.example")
+    put(s, "Company", s.company, maxDailyUsage=1, maxDailyUsageEmail="boss@client.example")
     madrid = ZoneInfo("Europe/Madrid")
     late = dt.datetime(2026, 3, 10, 23, 50, tzinfo=madrid)  # 22:50 UTC
     hung: list[int] = []
@@ -280,10 +292,12 @@ def test_max_daily_usage_email_cut_and_reset_at_local_midnight(setup: Setup, smt
 def test_rating_uses_the_profile_active_at_the_call_start(setup: Setup) -> None:
     s = setup
     cheap = plan(s, "Cheap plan", [])
-    drg = add(s.db, "DestinationRateGroup", brand=s.brand, name={"en": "Cheap"}, currency=s.eur)
-    add(s.db, "DestinationRate", destinationRateGroup=drg, destination=s.destinations["+34"], cost=D("0.01"),
-        connectFee=D("0"), rateIncrement="1s", groupIntervalStart="0s")
-    add(s.db, "RatingPlan", ratingPlanGroup=cheap, destinationRateGroup=drg, weight=D("10"), timingType="always")
+    drg = create(s, "DestinationRateGroup", name=names("Cheap"), currency=s.eur,
+                 deductibleConnectionFee=False)
+    create(s, "DestinationRate", destinationRateGroup=drg, destination=s.destinations["+34"], cost=D("0.01"),
+           connectFee=D("0"), rateIncrement="1s", groupIntervalStart="0s")
+    create(s, "RatingPlan", ratingPlanGroup=cheap, destinationRateGroup=drg, weight=D("10"), timingType="always",
+           timeIn="00:00:00")
     profile(s, cheap, since=dt.datetime(2026, 3, 10, 12, 0))  # activates at 12:00 UTC
     cdr(s.db, callid="before", company=s.company, brand=s.brand, callee="+34944048184", duration=60, start=T0)
     cdr(s.db, callid="after", company=s.company, brand=s.brand, callee="+34944048184", duration=60,
@@ -295,14 +309,16 @@ def test_rating_uses_the_profile_active_at_the_call_start(setup: Setup) -> None:
 
 def test_routing_tag_profile_prices_running_calls(setup: Setup) -> None:
     s = setup
-    tag = add(s.db, "RoutingTag", brand=s.brand, name="premium", tag="77#")
+    tag = create(s, "RoutingTag", name="premium", tag="77#")
     tagged = plan(s, "Tagged plan", [])
-    drg = add(s.db, "DestinationRateGroup", brand=s.brand, name={"en": "Premium"}, currency=s.eur)
-    add(s.db, "DestinationRate", destinationRateGroup=drg, destination=s.destinations["+33"], cost=D("0.60"),
-        connectFee=D("0"), rateIncrement="1s", groupIntervalStart="0s")
-    add(s.db, "RatingPlan", ratingPlanGroup=tagged, destinationRateGroup=drg, weight=D("10"), timingType="always")
+    drg = create(s, "DestinationRateGroup", name=names("Premium"), currency=s.eur,
+                 deductibleConnectionFee=False)
+    create(s, "DestinationRate", destinationRateGroup=drg, destination=s.destinations["+33"], cost=D("0.60"),
+           connectFee=D("0"), rateIncrement="1s", groupIntervalStart="0s")
+    create(s, "RatingPlan", ratingPlanGroup=tagged, destinationRateGroup=drg, weight=D("10"), timingType="always",
+           timeIn="00:00:00")
     profile(s, tagged, tag=tag)
-    set_(s.db, "Company", s.company, billingMethod="prepaid", balance=D("5"))
+    put(s, "Company", s.company, billingMethod="prepaid", balance=D("5"))
     answer = T0 + dt.timedelta(seconds=2)
     debit_running_calls(s.db, [RunningCall("t1", s.company, "+33123456789", T0, answer, routing_tag_id=tag)],
                         answer + dt.timedelta(seconds=60))
@@ -311,7 +327,7 @@ def test_routing_tag_profile_prices_running_calls(setup: Setup) -> None:
 
 def test_client_without_billing_method_is_listed_without_price(setup: Setup) -> None:
     s = setup
-    set_(s.db, "Company", s.company, billingMethod="none", currentDayUsage=0)
+    put(s, "Company", s.company, billingMethod="none", currentDayUsage=0)
     cdr(s.db, callid="free", company=s.company, brand=s.brand, callee="+34944048184", duration=60, start=T0,
         carrier=s.carrier)
     _bill(s)
@@ -322,7 +338,7 @@ def test_client_without_billing_method_is_listed_without_price(setup: Setup) -> 
 
 def test_several_workers_bill_every_record_exactly_once(setup: Setup) -> None:
     s = setup
-    set_(s.db, "Company", s.company, billingMethod="pseudoprepaid", balance=D("100"))
+    put(s, "Company", s.company, billingMethod="pseudoprepaid", balance=D("100"))
     for i in range(120):
         cdr(s.db, callid=f"par-{i}", company=s.company, brand=s.brand, callee="+34944048184", duration=60,
             start=T0, carrier=s.carrier)
@@ -367,6 +383,5 @@ def test_unclaimed_record_is_billed_after_a_crash(setup: Setup) -> None:
         billing._settle = original  # type: ignore[assignment]
     assert _bill(s).billed == 1
     assert billable(s.db, "crash").price == D("0.0300")
-    with s.db.begin() as c:  # and the claim is what prevents double billing
-        c.execute(update(ENTITY["Company"].table).values(currentDayUsage=0))
+    put(s, "Company", s.company, currentDayUsage=0)  # the claim, not the usage, prevents double billing
     assert _bill(s).billed == 0

@@ -13,25 +13,30 @@ import random
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, delete, insert, make_url, select, text, update
+from sqlalchemy import Engine, create_engine, make_url, select, text
 
+from polyvox.api.seeding import USERS as DEMO_USERS
 from polyvox.db.engine import make_engine
-from polyvox.db.model import ENTITY, config_version
+from polyvox.db.model import ENTITY
 from polyvox.media import rtpengine as rtpe
 from polyvox.media.ng import NGClient
 from polyvox.sip import render
 from polyvox.sip.settings import ProxySettings
+from tests.provision import Provisioner
 from tests.sip.ua import UA
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 DOMAIN = "127.0.0.1"  # DemoCompany's SIP domain (spec 5.2.1, "the DNS trick")
+ALICE_PW, BOB_PW = (terminal_password for _n, _e, _x, _t, terminal_password, _w in DEMO_USERS)
 
 
 def missing_tools() -> list[str]:
@@ -70,13 +75,6 @@ def free_port(tcp_too: bool = True) -> int:
     raise RuntimeError("no free port")
 
 
-def bump(engine: Engine) -> None:
-    """What the API does in the same transaction as a configuration change."""
-    with engine.begin() as c:
-        if c.execute(update(config_version).values(version=config_version.c.version + 1)).rowcount == 0:
-            c.execute(insert(config_version).values(id=1, version=1))
-
-
 class Proc:
     """A child process with its output in a log file; stopped by PID."""
 
@@ -109,6 +107,45 @@ class Proc:
         self._fh.close()
 
 
+class ApiProcess:
+    """The API role (``polyvox api``) on a free loopback port over the test platform's database."""
+
+    def __init__(self, url: str, tmp: Path) -> None:
+        self.port = free_port(False)
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "POLYVOX_DATABASE_URL": url, "POLYVOX_HOME": str(tmp / "api-home"),
+               "POLYVOX_API_HOST": "127.0.0.1", "POLYVOX_API_PORT": str(self.port),
+               "POLYVOX_JWT_SECRET": "sip-tests-jwt-secret-0123456789abcdef"}
+        self.log = tmp / "api.log"
+        with self.log.open("wb") as fh:
+            self.p = subprocess.Popen([sys.executable, "-m", "polyvox.cli", "api"], stdout=fh,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        self.http = httpx.Client(base_url=self.base_url, timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            if self.p.poll() is not None:
+                raise RuntimeError(f"polyvox api exited:\n{self.log.read_text(errors='replace')[-3000:]}")
+            try:
+                if self.http.get("/api/platform/openapi.json").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"polyvox api not ready:\n{self.log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.1)
+        self.prov = Provisioner(self.http)
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
+
+
 @dataclass
 class SippResult:
     rc: int
@@ -126,10 +163,13 @@ class Platform:
     kamailio: Proc
     rtpengine: Proc
     tmp: Path
+    api: ApiProcess
     uas: list[UA] = field(default_factory=list)
 
-    def bump(self) -> None:
-        bump(self.engine)
+    @property
+    def prov(self) -> Provisioner:
+        """Configuration goes through the running platform's API, each level with its own token."""
+        return self.api.prov
 
     def ua(self, user: str, password: str | None = None, domain: str = DOMAIN, port: int = 0) -> UA:
         ua = UA(user, domain, self.proxy, password=password, port=port)
@@ -150,20 +190,17 @@ class Platform:
             return int(conn.execute(select(c.c.id).where(c.c.name == name)).scalar_one())
 
     def add_terminal(self, name: str, password: str, multi_contact: bool = True) -> tuple[int, int]:
-        """A new terminal + user of DemoCompany (in DemoCompany's domain)."""
-        t, u, d = ENTITY["Terminal"].table, ENTITY["User"].table, ENTITY["Domain"].table
-        with self.engine.begin() as c:
-            dom = c.execute(select(d.c.id, d.c.companyId).where(d.c.domain == DOMAIN)).one()
-            tid = c.execute(insert(t).values(companyId=dom.companyId, domainId=dom.id, name=name, password=password,
-                                             disallow="all", allowAudio="alaw", directMediaMethod="update",
-                                             t38Passthrough="no", rtpEncryption=False)).inserted_primary_key[0]
-            uid = c.execute(insert(u).values(companyId=dom.companyId, name=name.title(), lastname="Test",
-                                             email=f"{name}@test.example", active=True, doNotDisturb=False,
-                                             isBoss=False, maxCalls=0, externalIpCalls="0", rejectCallMethod="rfc",
-                                             multiContact=multi_contact, gsQRCode=False, useDefaultLocation=True,
-                                             terminalId=tid)).inserted_primary_key[0]
-        self.bump()
-        return int(tid), int(uid)
+        """A new terminal and user of DemoCompany, created by its client administrator."""
+        company = self.company_id()
+        tid = self.prov.create("Terminal", company=company, name=name, password=password, disallow="all",
+                               allowAudio="alaw", directMediaMethod="update", t38Passthrough="no",
+                               rtpEncryption=False)
+        uid = self.prov.create("User", company=company, name=name.title(), lastname="Test",
+                               email=f"{name}@test.example", active=True, doNotDisturb=False, isBoss=False,
+                               **{"pass": password},  # an active user needs a portal password
+                               maxCalls=0, externalIpCalls="0", rejectCallMethod="rfc", multiContact=multi_contact,
+                               gsQRCode=False, useDefaultLocation=True, terminal=tid)
+        return tid, uid
 
     def sipp(self, scenario: str, *args: str, csv: str | None = None, timeout: float = 15.0,
              port: int | None = None) -> SippResult:
@@ -267,16 +304,16 @@ def platform(template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                                 port_max=base + 199, log_level=6, threads=2, delete_delay=0)
     rtp = Proc(rtpe.argv(rs, rtpe.binary() or "rtpengine"), tmp / "rtpengine.log", "rtpengine")
     ng_url = f"udp:127.0.0.1:{ng_port}"
-    r = ENTITY["Rtpengine"].table
-    with engine.begin() as c:
-        c.execute(update(r).values(url=ng_url))
-
     sip_port = free_port()
     settings = ProxySettings(home=tmp / "home", database_url=url, host="127.0.0.1", port=sip_port, children=2,
                              tcp_children=1, shm_mb=64, pkg_mb=16, debug=2, as_timeout_ms=1000,
                              as_down_seconds=30, fr_inv_timer=20000, sync_interval=1)
     kam: Proc | None = None
+    api: ApiProcess | None = None
     try:
+        api = ApiProcess(url, tmp)
+        for relay in api.prov.platform.list("rtpengines"):
+            api.prov.platform.put(f"rtpengines/{relay['id']}", {"url": ng_url})
         with NGClient(ng_url, timeout=0.2, retries=0) as ng:
             for _ in range(50):
                 try:
@@ -290,11 +327,13 @@ def platform(template_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         kam = Proc(rendered.argv, tmp / "kamailio.log", "kamailio")
         _wait_ready(("127.0.0.1", sip_port), kam)
         pf = Platform(engine=engine, url=url, settings=settings, proxy=("127.0.0.1", sip_port), ng_url=ng_url,
-                      kamailio=kam, rtpengine=rtp, tmp=tmp)
+                      kamailio=kam, rtpengine=rtp, tmp=tmp, api=api)
         yield pf
     finally:
         if kam is not None:
             kam.stop()
+        if api is not None:
+            api.stop()
         rtp.stop()
         engine.dispose()
         if pg is not None:
@@ -320,27 +359,29 @@ def pv(platform: Platform) -> Iterator[Platform]:
 @pytest.fixture()
 def app_servers(pv: Platform) -> Iterator[callable]:  # type: ignore[valid-type]
     """``set_servers(["127.0.0.1:PORT", ...], method="static")`` replaces the application servers
-    (and DemoCompany's distribute method) for one test; the demo rows come back afterwards."""
-    a, c = ENTITY["ApplicationServer"].table, ENTITY["Company"].table
-    with pv.engine.connect() as conn:
-        saved = [dict(r._mapping) for r in conn.execute(select(a))]
-        method = conn.execute(select(c.c.distributeMethod).where(c.c.id == pv.company_id())).scalar_one()
+    of the platform's set (and DemoCompany's distribute method) for one test, through the global
+    operator's API; the demo servers come back afterwards."""
+    god = pv.prov.platform
+    company = pv.company_id()
+    sets = god.list("application_server_sets")
+    saved = god.list("application_servers")
+    brand = pv.prov.brand(pv.prov.brand_of(company))  # platform data, set by the operator emulating the brand
+    method = brand.get(f"companies/{company}")["distributeMethod"]
+
+    def replace(servers: list[tuple[str, str]]) -> None:
+        for row in god.list("application_servers"):
+            god.delete(f"application_servers/{row['id']}")
+        ids = [god.post("application_servers", {"name": name, "ip": ip})["id"] for name, ip in servers]
+        for s in sets:
+            god.put(f"application_server_sets/{s['id']}", {"applicationServers": ids})
 
     def set_servers(addresses: list[str], distribute: str = "static") -> None:
-        with pv.engine.begin() as conn:
-            conn.execute(delete(a))
-            for i, addr in enumerate(addresses):
-                conn.execute(insert(a).values(name=f"as-test-{i}", ip=addr))
-            conn.execute(update(c).where(c.c.id == pv.company_id()).values(distributeMethod=distribute))
-        pv.bump()
+        replace([(f"as-test-{i}", addr) for i, addr in enumerate(addresses)])
+        brand.put(f"companies/{company}", {"distributeMethod": distribute})
 
     yield set_servers
-    with pv.engine.begin() as conn:
-        conn.execute(delete(a))
-        for row in saved:
-            conn.execute(insert(a).values(**row))
-        conn.execute(update(c).where(c.c.id == pv.company_id()).values(distributeMethod=method))
-    pv.bump()
+    replace([(row["name"], row["ip"]) for row in saved])
+    brand.put(f"companies/{company}", {"distributeMethod": method})
 
 
 # ----------------------------------------------------------------------------- proxy-trunks

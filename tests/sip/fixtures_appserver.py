@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from polyvox.appserver import plan
-from tests.sip.conftest import Platform, Proc, Trunks, _wait_ready, free_port
+from tests.sip.conftest import ALICE_PW, BOB_PW, Platform, Proc, Trunks, _wait_ready, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_DIALPLAN = "tests.sip.fixtures_appserver:make_test_dialplan"
@@ -30,6 +30,9 @@ REAL_DIALPLAN = "polyvox.appserver.dialplan:make_dialplan"
 BOB2 = "asbob"
 CAROL = "ascarol"
 DAVE = "asdave"
+
+# Their SIP passwords (strong, as the API demands for terminals), and the demo terminals'.
+PASSWORDS = {"alice": ALICE_PW, "bob": BOB_PW, BOB2: "ASBOBpwd+291", CAROL: "ASCAROLpwd+292", DAVE: "ASDAVEpwd+294"}
 
 # Extensions the tests create for these terminals: proxy-users leaves a client's extensions
 # untransformed (spec 9.7.3), other short numbers become E.164 before they reach the app server.

@@ -13,15 +13,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from polyvox.api.app import create_app
 from polyvox.appserver.active import Publisher, appserver_active_calls
-from polyvox.db.model import ENTITY
 from polyvox.sip import control
 from tests.sip.conftest import DOMAIN, Platform, Trunks
 from tests.sip.fixtures_appserver import BOB2, CAROL, AppServers
-from tests.sip.test_appserver_runtime import Env, _ensure_terminals, bye_both_ways, callee_hangs_up
+from tests.sip.test_appserver_runtime import Env, _ensure_terminals, _user_id, bye_both_ways, callee_hangs_up
 from tests.sip.test_appserver_runtime import _refer as refer
 from tests.sip.test_trunks import SPAIN_IN, SPAIN_OUT, Data
 from tests.sip.ua import rand, sdp, uri_of
@@ -47,10 +46,7 @@ def env(pv: Platform, trunks: Trunks, as_active: AppServers, app_servers: Any,
     app_servers([f"127.0.0.1:{p}" for p, proc in as_active.workers if proc.alive()])
     monkeypatch.setenv(control.ENV_TARGET, f"fifo:{trunks.settings.rundir}/kamailio_rpc.fifo")
     company = pv.company_id()
-    c = ENTITY["Company"].table
-    with pv.engine.connect() as conn:
-        brand = int(conn.execute(select(c.c.brandId).where(c.c.id == company)).scalar_one())
-    data = Data(trunks, brand, company)
+    data = Data(trunks, pv.prov.brand_of(company), company)
     e = Env(pv, trunks, as_active, app_servers, data)
     try:
         yield e
@@ -69,8 +65,7 @@ class Api:
         self.http, self.env = http, env
         self.client = self.login("client", "democompany")
         self.brand = self.login("brand", "demo")
-        other = env.data.add("Company", brandId=env.data.brand, name=f"other-{rand(4)}", type="vpbx", maxCalls=0,
-                             distributeMethod="hash")
+        other = env.data.client("vpbx", f"other-{rand(4)}", domainUsers=f"other-{rand(4)}.test")
         r = http.post("/api/client/token/exchange", data={"token": self.brand, "clientId": other})
         assert r.status_code == 201, r.text
         self.other = str(r.json()["token"])
@@ -110,10 +105,7 @@ def api(env: Env) -> Iterator[Api]:
 
 
 def user_id(env: Env, terminal: str) -> int:
-    u, t = ENTITY["User"].table, ENTITY["Terminal"].table
-    with env.pf.engine.connect() as c:
-        return int(c.execute(select(u.c.id).select_from(u.join(t, t.c.id == u.c.terminalId))
-                             .where(t.c.name == terminal)).scalar_one())
+    return _user_id(env.pf, terminal)
 
 
 def view(calls: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -183,7 +175,6 @@ def test_external_calls_are_counted_once_per_entity(env: Env, api: Api) -> None:
     env.data.rating("+34")
     prov = env.data.provider(SPAIN_IN)
     env.data.ddi("+34955000222", provider=prov)
-    env.pf.bump()
     alice_id, bob2_id = user_id(env, "alice"), user_id(env, BOB2)
     alice, bob2 = env.phone("alice"), env.phone(BOB2)
     d = alice.invite("+34911234567", body=sdp(40420), wait_final=False)
@@ -218,7 +209,8 @@ def test_external_calls_are_counted_once_per_entity(env: Env, api: Api) -> None:
 
 
 def test_worker_clears_its_stale_rows_at_start(env: Env, api: Api) -> None:
-    """Rows left by a worker that died (same address) are deleted when the next one starts."""
+    """Rows left by a worker that died (same address) are deleted when the next one starts. (The
+    rows are the workers' runtime state: the test writes the ghost's as a worker writes them.)"""
     t = appserver_active_calls
     # a crashed worker on another address: its rows are shown until it restarts
     ghost = "127.0.0.1:9"

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-from polyvox.db.model import ENTITY
-from tests.sip.conftest import DOMAIN, Platform, Trunks, free_port
+from tests.sip.conftest import ALICE_PW, DOMAIN, Platform, Trunks, free_port
 from tests.sip.fixtures_appserver import (  # noqa: F401
     BOB2,
     CAROL,
     DAVE,
     EXTENSIONS,
+    PASSWORDS,
     AppServers,
     as_real,
     as_session,
@@ -42,7 +42,7 @@ class Env:
     data: Data
 
     def phone(self, name: str, password: str | None = None) -> UA:
-        ua = self.pf.ua(name, password or name)
+        ua = self.pf.ua(name, password or PASSWORDS[name])
         r = ua.register()
         assert r.status == 200, r
         # proxy-users writes kam_users_location just after its 200 OK; the real dialplan reads it
@@ -59,20 +59,18 @@ class Env:
 
 
 def _ensure_terminals(pf: Platform) -> None:
-    """asbob/ascarol/asdave and the test extensions (kept for the session)."""
-    t, u, x = ENTITY["Terminal"].table, ENTITY["User"].table, ENTITY["Extension"].table
+    """asbob/ascarol/asdave and the test extensions (kept for the session), created by
+    DemoCompany's administrator through the API."""
     company = pf.company_id()
+    client = pf.prov.client(company)
     users = {}
     for name in (BOB2, CAROL, DAVE):
-        with pf.engine.connect() as c:
-            row = c.execute(select(u.c.id).select_from(u.join(t, t.c.id == u.c.terminalId))
-                            .where(t.c.name == name)).first()
-        users[name] = int(row[0]) if row else pf.add_terminal(name, name)[1]
-    with pf.engine.begin() as c:
-        for number, name in EXTENSIONS.items():
-            if c.execute(select(x.c.id).where(x.c.companyId == company, x.c.number == number)).first() is None:
-                c.execute(insert(x).values(companyId=company, number=number, routeType="user", userId=users[name]))
-    pf.bump()
+        users[name] = _user_id(pf, name) if client.list("terminals", name=name) else \
+            pf.add_terminal(name, PASSWORDS[name])[1]
+    existing = {x["number"] for x in client.list("extensions")}
+    for number, name in EXTENSIONS.items():
+        if number not in existing:
+            pf.prov.create("Extension", company=company, number=number, routeType="user", user=users[name])
 
 
 @pytest.fixture()
@@ -81,9 +79,7 @@ def env(pv: Platform, trunks: Trunks, as_session: AppServers, app_servers) -> It
     ports = [p for p, proc in as_session.workers if proc.alive()]
     app_servers([f"127.0.0.1:{p}" for p in ports])
     company = pv.company_id()
-    c = ENTITY["Company"].table
-    with pv.engine.connect() as conn:
-        brand = int(conn.execute(select(c.c.brandId).where(c.c.id == company)).scalar_one())
+    brand = pv.prov.brand_of(company)
     data = Data(trunks, brand, company)
     e = Env(pv, trunks, as_session, app_servers, data)
     try:
@@ -293,7 +289,6 @@ def test_external_call_leaves_through_trunks_to_carrier(env: Env) -> None:
     cid, _ = env.data.carrier([carrier], SPAIN_OUT)
     env.data.route("+34", cid)
     env.data.rating("+34")
-    env.pf.bump()
     alice = env.phone("alice")
     d = alice.invite("+34911234567", body=sdp(40070), wait_final=False)
     inv = carrier.request("INVITE", timeout=15)
@@ -310,7 +305,6 @@ def test_external_call_leaves_through_trunks_to_carrier(env: Env) -> None:
 def test_inbound_ddi_call_reaches_a_phone(env: Env) -> None:
     prov = env.data.provider(SPAIN_IN)
     env.data.ddi("+34955000222", provider=prov)
-    env.pf.bump()
     bob2 = env.phone(BOB2)
     provider = env.trunks.ua("600111222", domain="provider.example")
     d = provider.invite(f"sip:955000222@{env.trunks.proxy[0]}:{env.trunks.proxy[1]}", body=sdp(40080), auth=False,
@@ -388,10 +382,12 @@ def test_killed_worker_does_not_stop_later_calls(env: Env) -> None:
     try:
         env.set_servers([f"127.0.0.1:{p}" for p, _ in pair])  # type: ignore[operator]
         (_p1, w1), (_p2, w2) = pair
-        os.kill(w1.pid, signal.SIGKILL)
-        w1.p.wait(10)
+        # the phones first: a phone bound to the killed worker's freed port would be taken for
+        # an application server
         alice = env.phone("alice")
         bob2 = env.phone(BOB2)
+        os.kill(w1.pid, signal.SIGKILL)
+        w1.p.wait(10)
         for n in range(3):
             d = alice.invite("291", body=sdp(40110 + 2 * n), wait_final=False, timeout=20)
             inv = bob2.request("INVITE", timeout=20)
@@ -442,16 +438,10 @@ def test_real_dialplan_busy_user(real: Env) -> None:
 
 
 def test_real_dialplan_inbound_ddi_to_user_and_blind_transfer(real: Env) -> None:
-    u, t = ENTITY["User"].table, ENTITY["Terminal"].table
-    with real.pf.engine.connect() as c:
-        uid = int(c.execute(select(u.c.id).select_from(u.join(t, t.c.id == u.c.terminalId))
-                            .where(t.c.name == BOB2)).scalar_one())
+    uid = _user_id(real.pf, BOB2)
     prov = real.data.provider(SPAIN_IN)
     ddi = real.data.ddi("+34955000333", provider=prov)
-    d_t = ENTITY["Ddi"].table
-    with real.pf.engine.begin() as c:
-        c.execute(d_t.update().where(d_t.c.id == ddi).values(routeType="user", userId=uid))
-    real.pf.bump()
+    real.data.update("Ddi", ddi, client=real.data.company, routeType="user", user=uid)  # the client routes it
     bob2, carol = real.phone(BOB2), real.phone(CAROL)
     provider = real.trunks.ua("600111333", domain="provider.example")
     d = provider.invite(f"sip:955000333@{real.trunks.proxy[0]}:{real.trunks.proxy[1]}", body=sdp(40220),
@@ -485,7 +475,7 @@ def test_attended_transfer_with_replaces(env: Env) -> None:
     assert _final(alice, d1).status == 200
     bob2.request("ACK", call_id=inv1.call_id, timeout=10)
     # call 2: asbob → 292 (ascarol)
-    bob2.password = BOB2
+    bob2.password = PASSWORDS[BOB2]
     d2 = bob2.invite("292", body=sdp(40304), wait_final=False)
     inv2 = carol.request("INVITE", timeout=10)
     uas2 = carol.answer(inv2, body=sdp(40306))
@@ -678,13 +668,13 @@ def test_sipp_calls_through_the_app_server(env: Env) -> None:
     a registered sipp UAS (asdave's contact): every call answered and hung up (uses the scenarios
     of the capacity benchmark)."""
     uas_port = free_port(False)
-    dave = env.pf.ua(DAVE, DAVE)
+    dave = env.pf.ua(DAVE, PASSWORDS[DAVE])
     assert dave.register(contact=f"<sip:{DAVE}@127.0.0.1:{uas_port}>").status == 200
     uas = env.pf.sipp_start("uas.xml", "-m", "20", port=uas_port, remote=False, timeout=60)
     time.sleep(0.3)
     try:
         uac = env.pf.sipp("uac_auth_call.xml", "-m", "20", "-r", "5", timeout=60,
-                          csv=f"alice;{DOMAIN};[authentication username=alice password=alice];294")
+                          csv=f"alice;{DOMAIN};[authentication username=alice password={ALICE_PW}];294")
         srv = uas.result(30)
     finally:
         uas.stop()
@@ -759,7 +749,7 @@ def test_blond_transfer_replaces_a_ringing_call(env: Env) -> None:
     uas1 = bob2.answer(inv1, body=sdp(40802))
     assert _final(alice, d1).status == 200
     bob2.request("ACK", call_id=inv1.call_id, timeout=10)
-    bob2.password = BOB2
+    bob2.password = PASSWORDS[BOB2]
     d2 = bob2.invite("292", body=sdp(40804), wait_final=False)  # asbob calls carol, who rings
     inv2 = carol.request("INVITE", timeout=10)
     _ring(carol, inv2, "bl")
@@ -790,10 +780,9 @@ def test_blond_transfer_replaces_a_ringing_call(env: Env) -> None:
 
 # ----------------------------------------------------------------------------- hunt groups (real dialplan)
 def _user_id(pf: Platform, terminal: str) -> int:
-    u, t = ENTITY["User"].table, ENTITY["Terminal"].table
-    with pf.engine.connect() as c:
-        return int(c.execute(select(u.c.id).select_from(u.join(t, t.c.id == u.c.terminalId))
-                             .where(t.c.name == terminal)).scalar_one())
+    client = pf.prov.client(pf.company_id())
+    tid = client.list("terminals", name=terminal)[0]["id"]
+    return int(next(u["id"] for u in client.list("users", terminal=tid)))
 
 
 def _ringing(ua: UA, inv: Message, tag: str) -> None:
@@ -814,12 +803,14 @@ def test_hunt_group_member_timeout_prevent_missed_calls_and_member_forward(real:
     member's no-answer forward rings in its place after its noAnswerTimeout."""
     pf, data = real.pf, real.data
     bob2_id, carol_id = _user_id(pf, BOB2), _user_id(pf, CAROL)
-    hg = data.add("HuntGroup", companyId=pf.company_id(), name="as-hg", description="", strategy="ringAll",
-                  ringAllTimeout=20, preventMissedCalls=False, allowCallForwards=False)
-    m_bob = data.add("HuntGroupMember", huntGroupId=hg, routeType="user", userId=bob2_id, priority=1, timeoutTime=2)
-    data.add("HuntGroupMember", huntGroupId=hg, routeType="user", userId=carol_id, priority=1)
-    data.add("Extension", companyId=pf.company_id(), number="286", routeType="huntGroup", huntGroupId=hg)
-    pf.bump()
+    company = pf.company_id()
+    hg = data.create("HuntGroup", company=company, name="as-hg", description="", strategy="ringAll",
+                     ringAllTimeout=20, preventMissedCalls=0, allowCallForwards=0)
+    # ringAll members have no priority
+    m_bob = data.create("HuntGroupMember", company=company, huntGroup=hg, routeType="user", user=bob2_id,
+                        timeoutTime=2)
+    data.create("HuntGroupMember", company=company, huntGroup=hg, routeType="user", user=carol_id)
+    data.create("Extension", company=company, number="286", routeType="huntGroup", huntGroup=hg)
     alice, bob2, carol, dave = real.phone("alice"), real.phone(BOB2), real.phone(CAROL), real.phone(DAVE)
 
     # 1. asbob's branch is cancelled alone at its 2 s (no Reason), carol keeps ringing and answers
@@ -837,11 +828,8 @@ def test_hunt_group_member_timeout_prevent_missed_calls_and_member_forward(real:
     callee_hangs_up(alice, d, carol, uas)
 
     # 2. prevent missed calls: carol answers, asbob's CANCEL says the call was completed elsewhere
-    h, m = ENTITY["HuntGroup"].table, ENTITY["HuntGroupMember"].table
-    with pf.engine.begin() as c:
-        c.execute(h.update().where(h.c.id == hg).values(preventMissedCalls=True))
-        c.execute(m.update().where(m.c.id == m_bob).values(timeoutTime=None))
-    pf.bump()
+    data.update("HuntGroup", hg, client=company, preventMissedCalls=1)
+    data.update("HuntGroupMember", m_bob, client=company, timeoutTime=None)
     d = alice.invite("286", body=sdp(40610), wait_final=False)
     inv_b, inv_c = bob2.request("INVITE", timeout=10), carol.request("INVITE", timeout=10)
     _ringing(bob2, inv_b, "hb2")
@@ -856,15 +844,10 @@ def test_hunt_group_member_timeout_prevent_missed_calls_and_member_forward(real:
     callee_hangs_up(alice, d, carol, uas)
 
     # 3. allow call forwards: asbob's no-answer forward (2 s) to extension 294 rings asdave instead
-    with pf.engine.begin() as c:
-        c.execute(h.update().where(h.c.id == hg).values(allowCallForwards=True))
-    x = ENTITY["Extension"].table
-    with pf.engine.connect() as c:
-        ext294 = int(c.execute(select(x.c.id).where(x.c.companyId == pf.company_id(), x.c.number == "294"))
-                     .scalar_one())
-    data.add("CallForwardSetting", userId=bob2_id, companyId=pf.company_id(), callForwardType="noAnswer",
-             callTypeFilter="both", targetType="extension", extensionId=ext294, noAnswerTimeout=2, enabled=True)
-    pf.bump()
+    data.update("HuntGroup", hg, client=company, allowCallForwards=1)
+    ext294 = next(x["id"] for x in pf.prov.client(company).list("extensions") if x["number"] == "294")
+    data.create("CallForwardSetting", company=company, user=bob2_id, callForwardType="noAnswer",
+                callTypeFilter="both", targetType="extension", extension=ext294, noAnswerTimeout=2, enabled=True)
     d = alice.invite("286", body=sdp(40620), wait_final=False)
     inv_b, inv_c = bob2.request("INVITE", timeout=10), carol.request("INVITE", timeout=10)
     _ringing(bob2, inv_b, "hb3")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,10 +25,7 @@ from tests.sip.ua import UA, Dialog, Message, sdp
 def bdata(trunks: Trunks, app_servers: Any) -> Iterator[Data]:
     """The ``data`` fixture of test_trunks.py: the session's client, cleaned up afterwards."""
     company = trunks.pf.company_id()
-    c = ENTITY["Company"].table
-    with trunks.pf.engine.connect() as conn:
-        brand = int(conn.execute(select(c.c.brandId).where(c.c.id == company)).scalar_one())
-    d = Data(trunks, brand, company)
+    d = Data(trunks, trunks.pf.prov.brand_of(company), company)
     d.app_servers = app_servers  # type: ignore[attr-defined]
     yield d
     d.cleanup()
@@ -37,14 +33,10 @@ def bdata(trunks: Trunks, app_servers: Any) -> Iterator[Data]:
 
 def _plan(d: Data, prefix: str, per_minute: str, fee: str, increment: str, company: int | None = None,
           carrier: int | None = None) -> int:
-    rpg = d.add("RatingPlanGroup", brandId=d.brand, nameEn=f"Plan {per_minute}")
-    drg = d.add("DestinationRateGroup", brandId=d.brand, nameEn=f"Rates {per_minute}")
-    dest = d.add("Destination", brandId=d.brand, prefix=prefix, nameEn=f"Dest {per_minute}")
-    d.add("DestinationRate", destinationRateGroupId=drg, destinationId=dest, cost=Decimal(per_minute),
-          connectFee=Decimal(fee), rateIncrement=increment, groupIntervalStart="0s")
-    d.add("RatingPlan", ratingPlanGroupId=rpg, destinationRateGroupId=drg, weight=10, timingType="always")
-    d.add("RatingProfile", brandId=d.brand, companyId=company, carrierId=carrier, ratingPlanGroupId=rpg,
-          activationTime=datetime.now(UTC) - timedelta(days=1))
+    d.destination(prefix, f"Dest {per_minute}")  # (the brand's destination: named by its first plan)
+    drg = d.rates([(prefix, per_minute)], fee=fee, increment=increment, name=f"Rates {per_minute}")
+    rpg = d.plan_group(drg, name=f"Plan {per_minute}")
+    d.profile(rpg, company=company, carrier=carrier)
     return rpg
 
 
@@ -56,14 +48,12 @@ def test_real_call_is_billed_with_the_exact_price(trunks: Trunks, bdata: Data) -
     carrier_ua = trunks.ua("carrier")
     cid, _ = data.carrier([carrier_ua], SPAIN_OUT)
     ca = ENTITY["Carrier"].table
-    with engine.begin() as c:
-        c.execute(ca.update().where(ca.c.id == cid).values(calculateCost=True, balance=Decimal("5")))
+    data.update("Carrier", cid, calculateCost=True, balance=5)
     data.route("+34", cid)
     # client: fee 0.05 + 1.20/min in 60 s periods; carrier: 0.30/min in 60 s periods. A call of a
     # few seconds is one period whatever the scheduling jitter: price 1.25, cost 0.30.
     client_plan = _plan(data, "+3491", "1.20", "0.05", "60s", company=data.company)
     _plan(data, "+3491", "0.30", "0", "60s", carrier=cid)
-    trunks.pf.bump()
     made: list[str] = []
     try:
         d = call_out(asrv, trunks, "+34911234567", data.company, data.brand)
@@ -108,17 +98,12 @@ def test_prepaid_running_call_is_debited_and_hung_up_at_zero_balance(trunks: Tru
     engine = trunks.pf.engine
     bill_pending(engine, send_mail=False)  # records of earlier tests of the session: billed now, as they were
     co = ENTITY["Company"].table
-    with engine.connect() as c:
-        saved = dict(c.execute(select(co.c.billingMethod, co.c.balance, co.c.currentDayUsage)
-                               .where(co.c.id == data.company)).one()._mapping)
     asrv = as_ua(data)
     carrier_ua = trunks.ua("carrier")
     cid, _ = data.carrier([carrier_ua], SPAIN_OUT)
     data.route("+34", cid)
     _plan(data, "+3491", "0.60", "0", "1s", company=data.company)  # 0.01 per second
-    with engine.begin() as c:
-        c.execute(co.update().where(co.c.id == data.company).values(billingMethod="prepaid", balance=Decimal("1")))
-    trunks.pf.bump()
+    data.set_company(data.company, billingMethod="prepaid", balance=1)  # restored at cleanup
     worker = Worker(engine, f"fifo:{trunks.settings.rundir}/kamailio_rpc.fifo",
                     WorkerOptions(prepaid_every=0, usage_every=3600))
     made: list[str] = []
@@ -134,8 +119,7 @@ def test_prepaid_running_call_is_debited_and_hung_up_at_zero_balance(trunks: Tru
             after_first = c.execute(select(co.c.balance).where(co.c.id == data.company)).scalar_one()
         assert Decimal("0.50") <= after_first < Decimal("1")  # the started seconds, paid during the call
         # the client's other spending leaves 0.01: the next debit reaches zero, the call is cut
-        with engine.begin() as c:
-            c.execute(co.update().where(co.c.id == data.company).values(balance=Decimal("0.01")))
+        data.update("Company", data.company, balance=0.01)
         time.sleep(1.0)
         result = worker.tick()
         assert data.company in result.cut and result.hung_up == 1
@@ -155,7 +139,6 @@ def test_prepaid_running_call_is_debited_and_hung_up_at_zero_balance(trunks: Tru
     finally:  # the records stay claimed (billed), so no later pass bills them again
         bc_t, bm = ENTITY["BillableCall"].table, ENTITY["BalanceMovement"].table
         with engine.begin() as c:
-            c.execute(co.update().where(co.c.id == data.company).values(**saved))
             c.execute(delete(bm).where(bm.c.companyId == data.company))
             ids = [r.id for r in c.execute(select(bc_t.c.id).where(bc_t.c.callid.in_(made)))]
             c.execute(delete(bc_t).where(bc_t.c.id.in_(ids)))
@@ -195,22 +178,17 @@ def test_max_daily_usage_reached_hangs_up_every_call_of_a_postpaid_client(trunks
     data = bdata
     engine = trunks.pf.engine
     bill_pending(engine, send_mail=False)  # records of earlier tests of the session: billed now, as they were
-    co, ud = ENTITY["Company"].table, billing_usage_days
-    with engine.connect() as c:
-        saved = dict(c.execute(select(co.c.billingMethod, co.c.balance, co.c.currentDayUsage, co.c.maxDailyUsage,
-                                      co.c.maxDailyUsageEmail).where(co.c.id == data.company)).one()._mapping)
+    ud = billing_usage_days
     asrv = as_ua(data)
     carrier_ua = trunks.ua("carrier")
     cid, _ = data.carrier([carrier_ua], SPAIN_OUT)
     data.route("+34", cid)
     _plan(data, "+3491", "0.60", "0.50", "1s", company=data.company)  # 0.50 per call + 0.01 per second
-    with engine.begin() as c:
-        # 0.50 already spent today (earlier calls), limit 1: the next finished call reaches it
-        c.execute(co.update().where(co.c.id == data.company).values(
-            billingMethod="postpaid", balance=Decimal("0"), currentDayUsage=Decimal("0.5"), maxDailyUsage=1,
-            maxDailyUsageEmail="fraud-desk@client.example"))
-        c.execute(delete(ud).where(ud.c.companyId == data.company))  # no e-mail sent yet today
-    trunks.pf.bump()
+    # 0.50 already spent today (earlier calls), limit 1: the next finished call reaches it
+    data.set_company(data.company, billingMethod="postpaid", balance=0, currentDayUsage=0.5, maxDailyUsage=1,
+                     maxDailyUsageEmail="fraud-desk@client.example")
+    with engine.begin() as c:  # the worker's record of today's notification: none sent yet today
+        c.execute(delete(ud).where(ud.c.companyId == data.company))
     worker = Worker(engine, f"fifo:{trunks.settings.rundir}/kamailio_rpc.fifo",
                     WorkerOptions(prepaid_every=0, usage_every=3600), smtp=smtp.settings)
     made: list[str] = []
@@ -265,14 +243,12 @@ def test_max_daily_usage_reached_hangs_up_every_call_of_a_postpaid_client(trunks
         worker.tick()
         assert len([m for m in smtp.messages if m["To"] == "fraud-desk@client.example"]) == 1
         # the operator raises the limit: the client calls again at once
-        with engine.begin() as c:
-            c.execute(co.update().where(co.c.id == data.company).values(maxDailyUsage=100))
+        data.update("Company", data.company, maxDailyUsage=100)
         assert worker.tick().cut == set()
         e, e_inv = _answered(asrv, carrier_ua, trunks, data, "+34911234505")
         made.append(e.call_id)
         # maxDailyUsage 0 = no limit (docs/sip.md, as proxy-trunks admits the calls): nothing is cut
-        with engine.begin() as c:
-            c.execute(co.update().where(co.c.id == data.company).values(maxDailyUsage=0))
+        data.update("Company", data.company, maxDailyUsage=0)
         result = worker.tick()
         assert data.company not in result.cut and result.hung_up == 0
         assert not [m for ua in (asrv, carrier_ua) for m in ua.drain(0.3) if m.is_request and m.method == "BYE"]
@@ -281,7 +257,6 @@ def test_max_daily_usage_reached_hangs_up_every_call_of_a_postpaid_client(trunks
         bc_t = ENTITY["BillableCall"].table
         worker.tick()
         with engine.begin() as c:
-            c.execute(co.update().where(co.c.id == data.company).values(**saved))
             c.execute(delete(ud).where(ud.c.companyId == data.company))
             ids = [r.id for r in c.execute(select(bc_t.c.id).where(bc_t.c.callid.in_(made)))]
             c.execute(delete(bc_t).where(bc_t.c.id.in_(ids)))
@@ -292,40 +267,26 @@ def test_pseudo_prepaid_call_refused_at_zero_balance_passes_after_api_top_up(tru
     """Spec 9.4.1: a pseudo-prepaid client cannot place calls with zero balance; after a balance
     operation through the API (9.4.3 "Balance Operations") the next call is established, and the
     balance is decremented by its price after the call ends."""
-    from fastapi.testclient import TestClient
-
-    from polyvox.api.app import create_app
     from polyvox.workers.runner import Worker, WorkerOptions
-    from tests.api.conftest import SECRET, Api
 
     data = bdata
     engine = trunks.pf.engine
     bill_pending(engine, send_mail=False)  # records of earlier tests of the session: billed now, as they were
-    co, bm = ENTITY["Company"].table, ENTITY["BalanceMovement"].table
-    with engine.connect() as c:
-        saved = dict(c.execute(select(co.c.billingMethod, co.c.balance, co.c.currentDayUsage)
-                               .where(co.c.id == data.company)).one()._mapping)
+    bm = ENTITY["BalanceMovement"].table
     asrv = as_ua(data)
     carrier_ua = trunks.ua("carrier")
     cid, _ = data.carrier([carrier_ua], SPAIN_OUT)
     data.route("+34", cid)
     _plan(data, "+3491", "0.60", "0.05", "60s", company=data.company)  # 0.65 for a call under a minute
-    with engine.begin() as c:
-        c.execute(co.update().where(co.c.id == data.company).values(billingMethod="pseudoprepaid",
-                                                                    balance=Decimal("0")))
-    trunks.pf.bump()
+    data.set_company(data.company, billingMethod="pseudoprepaid", balance=0)  # restored at cleanup
     worker = Worker(engine, f"fifo:{trunks.settings.rundir}/kamailio_rpc.fifo",
                     WorkerOptions(prepaid_every=0, usage_every=3600))
     made: list[str] = []
     try:
         final = _refused(asrv, carrier_ua, trunks, data, "+34911234567")
         assert (final.status, final.reason) == (403, "Forbidden: no balance left")
-        with TestClient(create_app(engine, SECRET)) as client:
-            api = Api(client)
-            token = api.login("brand", "demo", "changeme")
-            r = client.post(f"/api/brand/companies/{data.company}/modify_balance",
-                            data={"operation": "increment", "amount": "5"},
-                            headers={"Authorization": f"Bearer {token}"})
+        r = data.prov.brand(data.brand).request("POST", f"companies/{data.company}/modify_balance",
+                                                data={"operation": "increment", "amount": "5"})
         assert r.status_code == 200, r.text
         assert r.json()["balance"] == 5
         d, inv = _answered(asrv, carrier_ua, trunks, data, "+34911234567")
@@ -345,7 +306,6 @@ def test_pseudo_prepaid_call_refused_at_zero_balance_passes_after_api_top_up(tru
     finally:  # the records stay claimed (billed), so no later pass bills them again
         bc_t = ENTITY["BillableCall"].table
         with engine.begin() as c:
-            c.execute(co.update().where(co.c.id == data.company).values(**saved))
             c.execute(delete(bm).where(bm.c.companyId == data.company))
             ids = [r.id for r in c.execute(select(bc_t.c.id).where(bc_t.c.callid.in_(made)))]
             c.execute(delete(bc_t).where(bc_t.c.id.in_(ids)))

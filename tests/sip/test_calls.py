@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import time
 
-from tests.sip.conftest import DOMAIN, Platform
+from tests.sip.conftest import ALICE_PW, BOB_PW, DOMAIN, Platform
 from tests.sip.ua import sdp
 
 
 def test_alice_calls_102_reaches_app_server_with_context(pv: Platform, app_servers) -> None:  # type: ignore[no-untyped-def]
     asrv = pv.ua("as", domain=DOMAIN)
     app_servers([f"127.0.0.1:{asrv.port}"])
-    alice = pv.ua("alice", "alice")
+    alice = pv.ua("alice", ALICE_PW)
     d = alice.invite("102", body=sdp(40000), extra=["X-Info-CompanyId: 999", "X-Info-Spoofed: yes"],
                      wait_final=False)
     inv = asrv.request("INVITE")
@@ -62,7 +62,7 @@ def test_app_server_failover(pv: Platform, app_servers) -> None:  # type: ignore
     dead = free_port(False)
     live = pv.ua("as2")
     app_servers([f"127.0.0.1:{dead}", f"127.0.0.1:{live.port}"], distribute="static")
-    alice = pv.ua("alice", "alice")
+    alice = pv.ua("alice", ALICE_PW)
     t0 = time.monotonic()
     d = alice.invite("102", body=sdp(40000), wait_final=False)
     inv = live.request("INVITE", timeout=5)
@@ -83,7 +83,7 @@ def test_all_app_servers_down(pv: Platform, app_servers) -> None:  # type: ignor
     from tests.sip.conftest import free_port
 
     app_servers([f"127.0.0.1:{free_port(False)}"])
-    alice = pv.ua("alice", "alice")
+    alice = pv.ua("alice", ALICE_PW)
     d = alice.invite("102", body=sdp(40000), timeout=10)
     assert d.answer is not None
     assert (d.answer.status, d.answer.reason) == (503, "Service Unavailable: application servers unreachable")
@@ -92,7 +92,7 @@ def test_all_app_servers_down(pv: Platform, app_servers) -> None:  # type: ignor
 def test_round_robin_distribution(pv: Platform, app_servers) -> None:  # type: ignore[no-untyped-def]
     a, b = pv.ua("as-a"), pv.ua("as-b")
     app_servers([f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"], distribute="rr")
-    alice = pv.ua("alice", "alice")
+    alice = pv.ua("alice", ALICE_PW)
     hits = []
     for _ in range(4):
         d = alice.invite("102", body=sdp(40000), wait_final=False)
@@ -122,7 +122,7 @@ def test_hash_distribution_sticks_to_one_server(pv: Platform, app_servers) -> No
     a, b = pv.ua("as-a"), pv.ua("as-b")
     app_servers([f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"], distribute="hash")
     expected = (a, b)[hash_start(pv.company_id(), 2)]
-    alice = pv.ua("alice", "alice")
+    alice = pv.ua("alice", ALICE_PW)
     for _ in range(3):
         d = alice.invite("102", body=sdp(40000), wait_final=False)
         inv = expected.request("INVITE", timeout=2, call_id=d.call_id)
@@ -134,7 +134,7 @@ def test_app_server_calls_registered_bob_all_contacts_ring(pv: Platform, app_ser
     """INVITE bob@domain from the application server: lookup, every contact rings in parallel."""
     asrv = pv.ua("as")
     app_servers([f"127.0.0.1:{asrv.port}"])
-    bob1, bob2 = pv.ua("bob", "bob"), pv.ua("bob", "bob")
+    bob1, bob2 = pv.ua("bob", BOB_PW), pv.ua("bob", BOB_PW)
     assert bob1.register().status == 200 and bob2.register().status == 200
     d = asrv.invite(f"sip:bob@{DOMAIN}", body=sdp(40010), auth=False, wait_final=False,
                     extra=["X-Info-CompanyId: 1"])
@@ -152,7 +152,7 @@ def test_app_server_calls_registered_bob_all_contacts_ring(pv: Platform, app_ser
 def test_app_server_calls_unregistered_user(pv: Platform, app_servers) -> None:  # type: ignore[no-untyped-def]
     asrv = pv.ua("as")
     app_servers([f"127.0.0.1:{asrv.port}"])
-    pv.add_terminal("frank", "frankpw")
+    pv.add_terminal("frank", "FRANKpwd+123")
     d = asrv.invite(f"sip:frank@{DOMAIN}", body=sdp(40010), auth=False)
     assert d.answer is not None
     assert (d.answer.status, d.answer.reason) == (480, "Temporarily Unavailable")
@@ -161,7 +161,7 @@ def test_app_server_calls_unregistered_user(pv: Platform, app_servers) -> None: 
 
 
 def test_invite_from_unknown_domain_refused(pv: Platform) -> None:
-    mallory = pv.ua("alice", "alice", domain="evil.example.com")
+    mallory = pv.ua("alice", ALICE_PW, domain="evil.example.com")
     d = mallory.invite(f"sip:102@{DOMAIN}", body=sdp(40000))
     assert d.answer is not None
     assert (d.answer.status, d.answer.reason) == (403, "Forbidden: unknown domain")
@@ -170,7 +170,7 @@ def test_invite_from_unknown_domain_refused(pv: Platform) -> None:
 def test_cancel_before_answer(pv: Platform, app_servers) -> None:  # type: ignore[no-untyped-def]
     asrv = pv.ua("as")
     app_servers([f"127.0.0.1:{asrv.port}"])
-    alice = pv.ua("alice", "alice")
+    alice = pv.ua("alice", ALICE_PW)
     d = alice.invite("102", body=sdp(40000), wait_final=False)
     inv = asrv.request("INVITE")
     asrv.respond(inv, 180, "Ringing", to_tag="as1")

@@ -31,16 +31,15 @@ def clients(edge: Edge) -> dict[str, Any]:  # noqa: F811
     ids["retail"] = e.company("retail", f"Retail-{n}")
     ids["residential"] = e.company("residential", f"Resi-{n}")
     ids["wholesale"] = e.company("wholesale", f"Whole-{n}")
-    for kind, num in (("retail", "+34944000001"), ("residential", "+34944000101")):
-        ids[f"{kind}_ddi"] = e.add("Ddi", brandId=e.brand_id, companyId=ids[kind], ddi=num[3:], ddie164=num,
-                                   routeType=None)
-        e.set("Company", ids[kind], outgoingDdiId=ids[f"{kind}_ddi"])
-    ids["retail_ddi2"] = e.add("Ddi", brandId=e.brand_id, companyId=ids["retail"], ddi="944000002",
-                               ddie164="+34944000002")
-    t1 = e.add("RoutingTag", brandId=e.brand_id, name=f"gold-{n}", tag="12#")
-    e.add("RoutingTag", brandId=e.brand_id, name=f"silver-{n}", tag="13#")
-    for company in ("retail", "wholesale"):
-        e.add("CompanyRelRoutingTag", companyId=ids[company], routingTagId=t1)
+    for kind, num in (("retail", "944000001"), ("residential", "944000101")):
+        ids[f"{kind}_ddi"] = e.create("Ddi", company=ids[kind], ddi=num, type="inout", useDdiProviderRoutingTag=False)
+        e.change("Company", ids[kind], outgoingDdi=ids[f"{kind}_ddi"])
+    ids["retail_ddi2"] = e.create("Ddi", company=ids["retail"], ddi="944000002", type="inout",
+                                  useDdiProviderRoutingTag=False)
+    t1 = e.create("RoutingTag", name=f"gold-{n}", tag="12#")
+    e.create("RoutingTag", name=f"silver-{n}", tag="13#")
+    for company in ("retail", "wholesale"):  # the brand enables the tag for the client (spec 9.3.4)
+        e.change("Company", ids[company], routingTagIds=[t1])
     return ids
 
 
@@ -56,16 +55,26 @@ def location_rows(pv: Platform, name: str, want: int, timeout: float = 3.0) -> l
         time.sleep(0.05)
 
 
-def account(e: Edge, entity: str, company: int, name: str, password: str | None = "pw-" + "x", **kw: Any) -> int:
-    return e.add(entity, companyId=company, name=name, password=password, directConnectivity="no",
-                 multiContact=True, description="", transport="udp", t38Passthrough="no",
-                 rtpEncryption=False, **kw)
+def account(e: Edge, entity: str, company: int, name: str, password: str | None = None, **kw: Any) -> int:
+    """A registering endpoint of ``company`` created by the brand operator (the API derives its SIP
+    domain: the brand's for retail and residential clients, the client's for friends). ``ddiIn``
+    "no": calls to it keep the endpoint's name in the R-URI (the DDI-in mode is
+    test_users_features' subject)."""
+    body: dict[str, Any] = {"ddiIn": "no", "multiContact": True, "t38Passthrough": "no", "rtpEncryption": False}
+    if entity == "ResidentialDevice":
+        body.update(allow="alaw", maxCalls=0)
+    if entity == "Friend":
+        body = {"priority": 1}
+    body.update(company=company, name=name, password=password, directConnectivity="no", description="",
+                transport="udp")
+    body.update(kw)
+    return e.create(entity, **body)
 
 
 def test_retail_account_registers_on_brand_domain(pv: Platform, edge: Edge, clients: dict[str, Any]) -> None:  # noqa: F811
     name = f"ra{uid()}"
-    account(edge, "RetailAccount", clients["retail"], name, "secret1")
-    ua = edge.ua(name, "secret1")
+    account(edge, "RetailAccount", clients["retail"], name, "SEConex+111")
+    ua = edge.ua(name, "SEConex+111")
     r = ua.register(expires=300)
     assert (r.status, r.reason) == (200, "OK")
     rows = location_rows(pv, name, 1)
@@ -73,7 +82,7 @@ def test_retail_account_registers_on_brand_domain(pv: Platform, edge: Edge, clie
     assert rows[0].user_agent == "polyvox-test-ua"
     # wrong password, and the account is not known in a vPBX client's domain
     assert edge.ua(name, "nope").register().status == 403
-    assert edge.ua(name, "secret1", domain=DOMAIN).register().status == 404
+    assert edge.ua(name, "SEConex+111", domain=DOMAIN).register().status == 404
     # unregister: the row goes away
     assert ua.register(expires=0).status == 200
     assert location_rows(pv, name, 0) == []
@@ -84,8 +93,8 @@ def test_residential_device_call_reaches_app_server_with_validated_clid(
     asrv = edge.ua("as", None, domain=DOMAIN)
     app_servers([f"127.0.0.1:{asrv.port}"])
     name = f"rd{uid()}"
-    dev = account(edge, "ResidentialDevice", clients["residential"], name, "secret2", allow="alaw")
-    ua = edge.ua(name, "secret2")
+    dev = account(edge, "ResidentialDevice", clients["residential"], name, "SECtwox+222")
+    ua = edge.ua(name, "SECtwox+222")
     # the presented number is one of the client's DDIs (P-Asserted-Identity wins over From)
     d = ua.invite("0034911000111", body=sdp(40100), wait_final=False,
                   extra=[f"P-Asserted-Identity: <sip:+34944000101@{edge.brand_domain}>"])
@@ -111,10 +120,10 @@ def test_friend_registers_in_client_domain_and_calls(
     asrv = edge.ua("as", None, domain=DOMAIN)
     app_servers([f"127.0.0.1:{asrv.port}"])
     name = f"fr{uid()}"
-    fid = account(edge, "Friend", pv.company_id(), name, "secret3", priority=1)
-    ua = edge.ua(name, "secret3", domain=DOMAIN)
+    fid = account(edge, "Friend", pv.company_id(), name, "SECthreex+333")
+    ua = edge.ua(name, "SECthreex+333", domain=DOMAIN)
     assert ua.register().status == 200
-    assert edge.ua(name, "secret3").register().status == 404  # not in the brand domain
+    assert edge.ua(name, "SECthreex+333").register().status == 404  # not in the brand domain
     d = ua.invite("101", body=sdp(40104), wait_final=False)
     inv = asrv.request("INVITE")
     assert (inv["x-info-type"], inv["x-info-endpointtype"], inv["x-info-endpointid"]) == ("vpbx", "friend", str(fid))
@@ -132,8 +141,8 @@ def test_friend_registers_in_client_domain_and_calls(
 
 def test_retail_call_goes_to_trunks_with_routing_tag(pv: Platform, edge: Edge, clients: dict[str, Any]) -> None:  # noqa: F811
     name = f"ra{uid()}"
-    rid = account(edge, "RetailAccount", clients["retail"], name, "secret4")
-    ua = edge.ua(name, "secret4")
+    rid = account(edge, "RetailAccount", clients["retail"], name, "SECfourx+444")
+    ua = edge.ua(name, "SECfourx+444")
     d = ua.invite(f"sip:12#0034911222333@{edge.brand_domain}", body=sdp(40108), wait_final=False,
                   extra=[f"P-Asserted-Identity: <sip:+34944000002@{edge.brand_domain}>"])
     inv = edge.trunks.request("INVITE")
@@ -174,8 +183,8 @@ def test_direct_connectivity_retail_identified_by_source_address(
         pv: Platform, edge: Edge, clients: dict[str, Any]) -> None:  # noqa: F811
     name = f"rdir{uid()}"
     ua = edge.ua(name, None, host="127.0.0.5")
-    rid = account(edge, "RetailAccount", clients["retail"], name, None)
-    edge.set("RetailAccount", rid, directConnectivity="yes", ip="127.0.0.5", port=ua.port)
+    rid = account(edge, "RetailAccount", clients["retail"], name, None, directConnectivity="yes", ip="127.0.0.5",
+                  port=ua.port)
     d = ua.invite(f"sip:0034911222444@{edge.brand_domain}", body=sdp(40116), auth=False, wait_final=False)
     inv = edge.trunks.request("INVITE")
     assert (inv["x-info-endpointtype"], inv["x-info-endpointid"]) == ("retail", str(rid))
@@ -187,7 +196,7 @@ def test_direct_connectivity_retail_identified_by_source_address(
 
 
 def test_wholesale_identified_by_trusted_address(pv: Platform, edge: Edge, clients: dict[str, Any]) -> None:  # noqa: F811
-    edge.add("Trusted", companyId=clients["wholesale"], srcIp="127.0.0.6", description="test", priority=0)
+    edge.create("Trusted", company=clients["wholesale"], srcIp="127.0.0.6", description="test", priority=0)
     ua = edge.ua("anything", None, domain="customer.example", host="127.0.0.6")
     d = ua.invite("sip:12#+34911222555@customer.example", body=sdp(40118), auth=False, wait_final=False,
                   extra=["Remote-Party-ID: <sip:+34911000999@customer.example>;party=calling"])
@@ -212,8 +221,8 @@ def test_registrations_survive_proxy_restart(pv: Platform, edge: Edge, clients: 
     from tests.sip.conftest import Proc, _wait_ready
 
     name = f"ra{uid()}"
-    account(edge, "RetailAccount", clients["retail"], name, "secret5")
-    ua = edge.ua(name, "secret5")
+    account(edge, "RetailAccount", clients["retail"], name, "SECfivex+555")
+    ua = edge.ua(name, "SECfivex+555")
     assert ua.register(expires=600).status == 200
     assert len(location_rows(pv, name, 1)) == 1
     kam = edge.kam  # type: ignore[attr-defined]
@@ -249,8 +258,8 @@ def test_residential_device_max_calls(pv: Platform, edge: Edge, clients: dict[st
     asrv = edge.ua("as", None, domain=DOMAIN)
     app_servers([f"127.0.0.1:{asrv.port}"])
     name = f"rd{uid()}"
-    account(edge, "ResidentialDevice", clients["residential"], name, "secret6", allow="alaw", maxCalls=1)
-    ua = edge.ua(name, "secret6")
+    account(edge, "ResidentialDevice", clients["residential"], name, "SECsixx+666", maxCalls=1)
+    ua = edge.ua(name, "SECsixx+666")
     d1 = ua.invite("0034911000222", body=sdp(40130), wait_final=False)
     inv = asrv.request("INVITE")
     asrv.answer(inv, body=sdp(40132))
@@ -278,8 +287,8 @@ def test_residential_device_max_calls(pv: Platform, edge: Edge, clients: dict[st
 
 def test_inbound_retail_ddi_from_trunks_rings_the_account(pv: Platform, edge: Edge, clients: dict[str, Any]) -> None:  # noqa: F811
     name = f"ra{uid()}"
-    rid = account(edge, "RetailAccount", clients["retail"], name, "secret7")
-    ua = edge.ua(name, "secret7")
+    rid = account(edge, "RetailAccount", clients["retail"], name, "SECsevenx+777")
+    ua = edge.ua(name, "SECsevenx+777")
     assert ua.register().status == 200
     call_id = f"in-{uid()}"
     invite = edge.trunks.build("INVITE", f"sip:{name}@127.0.0.1", call_id=call_id, from_tag="tr1",
@@ -302,11 +311,11 @@ def test_trusted_rules_match_transport_from_and_ruri_patterns(
     """``Trusted`` rows (kam_trusted, Kamailio permissions): source address + transport + From and
     R-URI regular expressions; higher priority first."""
     other = edge.company("wholesale", f"Whole2-{uid()}")
-    edge.add("Trusted", companyId=clients["wholesale"], srcIp="127.0.0.10", proto="udp",
-             fromPattern=r"@trunk\.example$", ruriPattern=r"^sip:\+34", description="patterns", priority=0)
-    edge.add("Trusted", companyId=other, srcIp="127.0.0.10", proto="any", fromPattern=r"^sip:vip",
-             ruriPattern=None, description="vip first", priority=10)
-    edge.add("Trusted", companyId=other, srcIp="127.0.0.11", proto="tcp", description="tcp only", priority=0)
+    edge.create("Trusted", company=clients["wholesale"], srcIp="127.0.0.10", proto="udp",
+                fromPattern=r"@trunk\.example$", ruriPattern=r"^sip:\+34", description="patterns", priority=0)
+    edge.create("Trusted", company=other, srcIp="127.0.0.10", proto="any", fromPattern=r"^sip:vip",
+                ruriPattern=None, description="vip first", priority=10)
+    edge.create("Trusted", company=other, srcIp="127.0.0.11", proto="tcp", description="tcp only", priority=0)
 
     def call(user: str, domain: str, target: str, host: str = "127.0.0.10", port: int = 40130) -> Any:
         ua = edge.ua(user, None, domain=domain, host=host)

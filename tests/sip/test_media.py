@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import delete, insert, select
-
-from polyvox.db.model import ENTITY
-from tests.sip.conftest import Platform, free_port
+from tests.sip.conftest import ALICE_PW, Platform, free_port
 from tests.sip.ua import RtpPort, sdp, sdp_media
 
 
 def test_rtp_flows_through_rtpengine(pv: Platform, app_servers) -> None:  # type: ignore[no-untyped-def]
     asrv = pv.ua("as")
     app_servers([f"127.0.0.1:{asrv.port}"])
-    alice = pv.ua("alice", "alice")
+    alice = pv.ua("alice", ALICE_PW)
     a_rtp, b_rtp = RtpPort(), RtpPort()
     try:
         d = alice.invite("102", body=sdp(a_rtp.port), wait_final=False)
@@ -58,7 +55,7 @@ def test_rtp_flows_through_rtpengine(pv: Platform, app_servers) -> None:  # type
 def test_failed_call_releases_media(pv: Platform, app_servers) -> None:  # type: ignore[no-untyped-def]
     asrv = pv.ua("as")
     app_servers([f"127.0.0.1:{asrv.port}"])
-    alice = pv.ua("alice", "alice")
+    alice = pv.ua("alice", ALICE_PW)
     d = alice.invite("102", body=sdp(41000), wait_final=False)
     inv = asrv.request("INVITE")
     with pv.ng() as ng:
@@ -71,23 +68,20 @@ def test_failed_call_releases_media(pv: Platform, app_servers) -> None:  # type:
 
 
 def test_media_relay_changes_reach_running_proxy(pv: Platform) -> None:
-    """A new rtpengine row + config_version bump -> the timer process rewrites the rtpengine
-    table and reloads the module's sets, no restart. (The rtpengine module accepts one reload
-    every 10 s, so this test can take that long.)"""
-    r = ENTITY["Rtpengine"].table
+    """A media relay added by the global operator through the API reaches the running proxy: the
+    timer process rewrites the rtpengine table and reloads the module's sets, no restart. (The
+    rtpengine module accepts one reload every 10 s, so this test can take that long.)"""
+    god = pv.prov.platform
     url = f"udp:127.0.0.1:{free_port(False)}"
-    with pv.engine.begin() as c:
-        set_id = c.execute(select(r.c.mediaRelaySetId)).scalars().first()
-        rid = c.execute(insert(r).values(mediaRelaySetId=set_id, url=url, weight=1, disabled=True,
-                                         description="test relay")).inserted_primary_key[0]
-    pv.bump()
+    demo_relay = god.list("rtpengines")[0]["id"]
+    relay_set = god.get(f"rtpengines/{demo_relay}")["mediaRelaySet"]["id"]
+    rid = god.post("rtpengines", {"mediaRelaySet": relay_set, "url": url, "weight": 1, "disabled": True,
+                                  "description": "test relay"})["id"]
     try:
         assert wait_for(lambda: url in pv.kamcmd("rtpengine.show", "all"), 15), pv.kamcmd("rtpengine.show", "all")
         assert pv.ng_url in pv.kamcmd("rtpengine.show", "all")
     finally:
-        with pv.engine.begin() as c:  # removed from the proxy by the next reload (not awaited)
-            c.execute(delete(r).where(r.c.id == rid))
-        pv.bump()
+        god.delete(f"rtpengines/{rid}")  # removed from the proxy by the next reload (not awaited)
 
 
 def wait_for(cond, timeout: float = 6.0) -> bool:  # type: ignore[no-untyped-def]

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete
 
 from polyvox.db import location
-from polyvox.db.model import ENTITY
 from polyvox.sip import control, render
 from tests.sip.conftest import Platform, Proc, Trunks, _wait_ready, free_port
 from tests.sip.test_trunks import SPAIN_IN, SPAIN_OUT, Data, cdrs
@@ -71,6 +70,14 @@ def _start(pf: Platform, settings: Any, log: str, env: dict[str, str] | None = N
                 os.environ[k] = v
 
 
+def retail_account(data: Data, company: int, name: str, password: str) -> int:
+    """A registering retail account of ``company`` as the brand operator creates it; calls to it
+    keep its name in the R-URI (``ddiIn`` "no")."""
+    return data.create("RetailAccount", company=company, name=name, password=password, directConnectivity="no",
+                       ddiIn="no", multiContact=True, description="", transport="udp", t38Passthrough="no",
+                       rtpEncryption=False)
+
+
 @pytest.fixture(scope="module")
 def chain(platform: Platform) -> Iterator[Chain]:
     pf = platform
@@ -94,30 +101,19 @@ def chain(platform: Platform) -> Iterator[Chain]:
         procs.append(_start(pf, trunks_settings, f"kamailio-chain-trunks-{trunks_port}.log"))
         _wait_ready(("127.0.0.1", users_port), procs[0])
         _wait_ready(("127.0.0.1", trunks_port), procs[1])
-        c = ENTITY["Company"].table
-        with pf.engine.connect() as conn:
-            demo = dict(conn.execute(select(c).where(c.c.name == "DemoCompany")).one()._mapping)
-        data = Data(tr, int(demo["brandId"]), int(demo["id"]))
-        data.add("Domain", domain=domain, pointsTo="proxyusers", brandId=data.brand, companyId=None,
-                 description="retail chain test domain")
-        for k in ("id", "domainUsers", "outgoingDdiId", "corporationId"):
-            demo.pop(k, None)
-        demo.update(type="retail", name=f"RetailChain-{uuid.uuid4().hex[:6]}", maxCalls=0)
-        company = data.add("Company", **demo)
+        company_id = pf.company_id()
+        data = Data(tr, pf.prov.brand_of(company_id), company_id)
+        data.use_brand_domain(domain)  # the brand's SIP domain: its retail accounts register there
+        company = data.client("retail", f"RetailChain-{uuid.uuid4().hex[:6]}")
         provider = data.provider(SPAIN_IN)
         ddi = data.ddi("+34955000880", provider=provider, company=company)
-        name, password = f"rc{uuid.uuid4().hex[:6]}", "chain-Pass1"
-        account = data.add("RetailAccount", companyId=company, name=name, password=password,
-                           directConnectivity="no", multiContact=True, description="", transport="udp",
-                           t38Passthrough="no", rtpEncryption=False)
-        t = ENTITY["Ddi"].table
-        with pf.engine.begin() as conn:
-            conn.execute(update(t).where(t.c.id == ddi).values(retailAccountId=account))
-            conn.execute(update(c).where(c.c.id == company).values(outgoingDdiId=ddi))
+        name, password = f"rc{uuid.uuid4().hex[:6]}", "CHAin+Pass101"
+        account = retail_account(data, company, name, password)
+        data.update("Ddi", ddi, client=company, routeType="retail", retailAccount=account)
+        data.set_company(company, outgoingDdi=ddi)
         carrier, _ = data.carrier([carrier_ua], SPAIN_OUT)
         data.route("+34", carrier)
         data.rating("+34", company=company)
-        pf.bump()
         yield Chain(pf=pf, users=("127.0.0.1", users_port), trunks=("127.0.0.1", trunks_port),
                     users_kam=procs[0], trunks_kam=procs[1], data=data, domain=domain, company=company, ddi=ddi,
                     account=account, name=name, password=password, carrier_ua=carrier_ua, carrier=carrier,
@@ -127,9 +123,8 @@ def chain(platform: Platform) -> Iterator[Chain]:
             p.stop()
         carrier_ua.close()
         if data is not None:
-            c = ENTITY["Company"].table
+            # registrations are proxy-users' runtime state: removed as proxy-users expires them
             with pf.engine.begin() as conn:
-                conn.execute(update(c).where(c.c.name.like("RetailChain-%")).values(outgoingDdiId=None))
                 conn.execute(delete(location.location).where(location.location.c.domain == domain))
             data.cleanup()
 
@@ -268,15 +263,10 @@ def bounced_pair(ch: Chain, ddi_e164: str) -> tuple[UA, UA, int, str]:
     registered. Returns (A, B, B's DDI id, B's name)."""
     d = ch.data
     name_b = f"rb{uuid.uuid4().hex[:6]}"
-    account_b = d.add("RetailAccount", companyId=ch.company, name=name_b, password="chain-Pass2",
-                      directConnectivity="no", multiContact=True, description="", transport="udp",
-                      t38Passthrough="no", rtpEncryption=False)
+    account_b = retail_account(d, ch.company, name_b, "CHAin+Pass202")
     ddi_b = d.ddi(ddi_e164, company=ch.company)
-    t = ENTITY["Ddi"].table
-    with ch.pf.engine.begin() as c:
-        c.execute(update(t).where(t.c.id == ddi_b).values(retailAccountId=account_b))
-    ch.pf.bump()
-    a, b = ch.ua(ch.name, ch.password), ch.ua(name_b, "chain-Pass2")
+    d.update("Ddi", ddi_b, client=ch.company, routeType="retail", retailAccount=account_b)
+    a, b = ch.ua(ch.name, ch.password), ch.ua(name_b, "CHAin+Pass202")
     assert a.register().status == 200 and b.register().status == 200
     return a, b, ddi_b, name_b
 
@@ -366,18 +356,13 @@ def forwarding_account(ch: Chain, ddi_e164: str) -> tuple[int, int]:
     an unconditional call forward to the Spanish number 911999888 (spec 10.3.1). Returns (account
     id, DDI id)."""
     d = ch.data
-    account = d.add("RetailAccount", companyId=ch.company, name=f"rf{uuid.uuid4().hex[:6]}", password="chain-Pass3",
-                    directConnectivity="no", multiContact=True, description="", transport="udp",
-                    t38Passthrough="no", rtpEncryption=False)
+    account = retail_account(d, ch.company, f"rf{uuid.uuid4().hex[:6]}", "CHAin+Pass303")
     ddi = d.ddi(ddi_e164, provider=ch.provider, company=ch.company)
-    t, co = ENTITY["Ddi"].table, ENTITY["Country"].table
-    with ch.pf.engine.begin() as c:
-        c.execute(update(t).where(t.c.id == ddi).values(retailAccountId=account))
-        spain = int(c.execute(select(co.c.id).where(co.c.code == "ES")).scalar_one())
-    d.add("CallForwardSetting", retailAccountId=account, companyId=ch.company, callForwardType="inconditional",
-          targetType="number", numberValue="911999888", numberCountryId=spain, enabled=True,
-          callTypeFilter="both", noAnswerTimeout=10)
-    ch.pf.bump()
+    d.update("Ddi", ddi, client=ch.company, routeType="retail", retailAccount=account)
+    spain = d.prov.client(ch.company).get(f"companies/{ch.company}")["country"]
+    d.create("CallForwardSetting", company=ch.company, retailAccount=account, callForwardType="inconditional",
+             targetType="number", numberValue="911999888", numberCountry=spain["id"] if isinstance(spain, dict) else spain,
+             enabled=True, callTypeFilter="both", noAnswerTimeout=10)
     return account, ddi
 
 
@@ -502,13 +487,10 @@ def test_forward_to_external_number_is_an_outbound_call_of_the_client_for_the_li
     session is released and only the inbound call has a record (the forward never got a dialog).
     With room for both (``maxCalls = 2``) the same call is forwarded."""
     _, ddi_f = forwarding_account(ch, "+34955000885")
-    co = ENTITY["Company"].table
     provider_ua = ch.ua("600111444", domain="provider.example", proxy=ch.trunks)
     a_rtp = RtpPort()
     try:
-        with ch.pf.engine.begin() as c:
-            c.execute(update(co).where(co.c.id == ch.company).values(maxCalls=1))
-        ch.pf.bump()
+        ch.data.update("Company", ch.company, maxCalls=1)
         dlg = provider_ua.invite(f"sip:955000885@{ch.trunks[0]}:{ch.trunks[1]}", body=sdp(a_rtp.port), auth=False,
                                  wait_final=False)
         final = provider_ua.wait_final(dlg, timeout=15)
@@ -520,9 +502,7 @@ def test_forward_to_external_number_is_an_outbound_call_of_the_client_for_the_li
         assert (row["direction"], row["ddiId"], row["disconnectCode"], row["disconnectReason"]) == \
             ("inbound", ddi_f, 403, "failed")
 
-        with ch.pf.engine.begin() as c:
-            c.execute(update(co).where(co.c.id == ch.company).values(maxCalls=2))
-        ch.pf.bump()
+        ch.data.update("Company", ch.company, maxCalls=2)
         dlg = provider_ua.invite(f"sip:955000885@{ch.trunks[0]}:{ch.trunks[1]}", body=sdp(a_rtp.port), auth=False,
                                  wait_final=False)
         inv = ch.carrier_ua.request("INVITE", timeout=10)
@@ -532,7 +512,5 @@ def test_forward_to_external_number_is_an_outbound_call_of_the_client_for_the_li
         rows = call_records(ch, dlg.call_id, 2)
         assert [(r["direction"], r["disconnectCode"]) for r in rows] == [("inbound", 486), ("outbound", 486)]
     finally:
-        with ch.pf.engine.begin() as c:
-            c.execute(update(co).where(co.c.id == ch.company).values(maxCalls=0))
-        ch.pf.bump()
+        ch.data.update("Company", ch.company, maxCalls=0)
         a_rtp.close()

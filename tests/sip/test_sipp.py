@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 
-from tests.sip.conftest import DOMAIN, Platform, free_port
+from tests.sip.conftest import ALICE_PW, BOB_PW, DOMAIN, Platform, free_port
 
 
 def received_invite(messages: str) -> str:
@@ -23,7 +23,7 @@ def test_sipp_alice_calls_102_through_app_server(pv: Platform, app_servers) -> N
     time.sleep(0.3)
     try:
         uac = pv.sipp("uac_auth_call.xml",
-                      csv=f"alice;{DOMAIN};[authentication username=alice password=alice];102")
+                      csv=f"alice;{DOMAIN};[authentication username=alice password={ALICE_PW}];102")
         srv = uas.result(15)
     finally:
         uas.stop()
@@ -39,7 +39,7 @@ def test_sipp_alice_calls_102_through_app_server(pv: Platform, app_servers) -> N
 def test_sipp_app_server_calls_registered_bob(pv: Platform, app_servers) -> None:  # type: ignore[no-untyped-def]
     as_port, bob_port = free_port(False), free_port(False)
     app_servers([f"127.0.0.1:{as_port}"])
-    reg = pv.ua("bob", "bob").register(contact=f"<sip:bob@127.0.0.1:{bob_port}>")
+    reg = pv.ua("bob", BOB_PW).register(contact=f"<sip:bob@127.0.0.1:{bob_port}>")
     assert reg.status == 200
     bob = pv.sipp_start("uas.xml", port=bob_port, remote=False)
     time.sleep(0.3)

@@ -3,8 +3,8 @@ started as a real child process group on a fresh ``POLYVOX_HOME`` (SQLite), ever
 free loopback ports through the environment variables the roles read.
 
 It checks that ``polyvox up`` lists every role, that the API answers (admin/changeme lists
-DemoBrand), that both proxies answer OPTIONS, that the demo terminals alice/alice and bob/bob
-register at proxy-users, that Alice calls 102 and Bob answers (proxy-users -> app server ->
+DemoBrand), that both proxies answer OPTIONS, that the demo terminals alice and bob
+register at proxy-users with their demo passwords, that Alice calls 102 and Bob answers (proxy-users -> app server ->
 proxy-users, media through rtpengine), that the call registry has the call (client API, as
 democompany/changeme), and that SIGTERM stops every role: nothing of the process group is left.
 
@@ -34,7 +34,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.sip.conftest import free_port, missing_tools
+from tests.sip.conftest import ALICE_PW, BOB_PW, free_port, missing_tools
 from tests.sip.ua import UA, sdp, sdp_media
 
 HOST = "127.0.0.1"
@@ -242,8 +242,8 @@ def test_polyvox_up_runs_the_demo_call_and_stops_cleanly(standalone: Standalone)
     assert relays.status_code == 200, relays.text
     assert [r["url"] for r in relays.json()] == [f"udp:{HOST}:{sa.ng_port}"]
 
-    alice = UA("alice", HOST, sa.users, password="alice")
-    bob = UA("bob", HOST, sa.users, password="bob")
+    alice = UA("alice", HOST, sa.users, password=ALICE_PW)
+    bob = UA("bob", HOST, sa.users, password=BOB_PW)
     try:
         assert alice.register().status == 200
         assert bob.register().status == 200

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import select
 
 from polyvox.db.cdr import kam_trunks_cdrs
-from polyvox.db.model import ENTITY
 from polyvox.media.ng import NGError
 from polyvox.sip import control
+from tests.provision import Provisioner
 from tests.sip.conftest import DOMAIN, Trunks, free_port
+from tests.sip.fixtures_endpoints import ApiRows, api_time, ml
 from tests.sip.ua import UA, Dialog, Message, rand, sdp, sdp_media
 
 
@@ -33,85 +34,110 @@ def TRUNKS_MEDIA(call_id: str, direction: str = "outbound") -> str:
 
 SPAIN_OUT = [("calleeout", r"^\+34([0-9]{9})$", r"\1"), ("callerout", r"^\+34([0-9]{9})$", r"\1")]
 SPAIN_IN = [("calleein", r"^([0-9]{9})$", r"+34\1"), ("callerin", r"^([0-9]{9})$", r"+34\1")]
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @dataclass
-class Data:
+class Data(ApiRows):
+    """Carriers, DDI providers, routes and rating of one test, written through the platform's API
+    as the brand operator writes them (``ApiRows``), removed through the API afterwards."""
+
     t: Trunks
     brand: int
     company: int
-    created: list[tuple[str, int]] = field(default_factory=list)
+    undo: list[Callable[[], Any]] = field(default_factory=list)  # run newest first at cleanup
+    destinations: dict[str, int] = field(default_factory=dict)
 
-    def add(self, entity: str, **values: Any) -> int:
-        table = ENTITY[entity].table
-        with self.t.pf.engine.begin() as c:
-            rid = int(c.execute(insert(table).values(**values)).inserted_primary_key[0])
-        self.created.append((entity, rid))
-        return rid
+    @property
+    def prov(self) -> Provisioner:
+        return self.t.pf.prov
+
+    def destination(self, prefix: str, name: str | None = None) -> int:
+        """The brand's destination for ``prefix`` (one per prefix and brand): the existing one, or a
+        new one named ``name``."""
+        if prefix not in self.destinations:
+            found = [r for r in self.prov.brand(self.brand).list("destinations", prefix=prefix) if r["prefix"] == prefix]
+            self.destinations[prefix] = int(found[0]["id"]) if found else \
+                self.create("Destination", prefix=prefix, name=ml(name or f"d{prefix}"))
+        return self.destinations[prefix]
+
+    def rates(self, rates: list[tuple[str, str]], *, fee: str = "0", increment: str = "1s",
+              name: str | None = None) -> int:
+        """A destination rate group: ``(prefix, price per minute)``."""
+        drg = self.create("DestinationRateGroup", name=ml(name or f"drg-{rand(4)}"), description=ml(""),
+                          deductibleConnectionFee=False)
+        for prefix, price in rates:
+            self.create("DestinationRate", destinationRateGroup=drg, destination=self.destination(prefix), cost=price,
+                        connectFee=fee, rateIncrement=increment, groupIntervalStart="0s")
+        return drg
+
+    def plan_group(self, drg: int, *, name: str | None = None, weekdays: tuple[int, ...] | None = None) -> int:
+        """A rating plan group rating with ``drg`` always, or only on ``weekdays`` (0 = Monday). A
+        group rates calls 24x7 (spec 9.4.3): the rest of the week a plan pricing only +999 (called
+        by no test) applies."""
+        rpg = self.create("RatingPlanGroup", name=ml(name or f"rpg-{rand(4)}"), description=ml(""))
+        if weekdays is None:
+            self.create("RatingPlan", ratingPlanGroup=rpg, destinationRateGroup=drg, weight=10, timingType="always",
+                        timeIn="00:00:00")
+            return rpg
+        self.create("RatingPlan", ratingPlanGroup=rpg, destinationRateGroup=self.rates([("+999", "1")]), weight=1,
+                    timingType="always", timeIn="00:00:00")
+        self.create("RatingPlan", ratingPlanGroup=rpg, destinationRateGroup=drg, weight=10, timingType="custom",
+                    timeIn="00:00:00", **{day: i in weekdays for i, day in enumerate(WEEKDAYS)})
+        return rpg
+
+    def profile(self, rpg: int, *, company: int | None = None, carrier: int | None = None,
+                since: timedelta = timedelta(days=1)) -> int:
+        """The rating plan group of a client or of a carrier, active since ``since`` ago."""
+        return self.create("RatingProfile", brand=self.brand, company=company, carrier=carrier, ratingPlanGroup=rpg,
+                           activationTime=api_time(datetime.now(UTC) - since))
 
     def rule_set(self, rules: list[tuple[str, str, str]]) -> int:
-        rs = self.add("TransformationRuleSet", brandId=self.brand, nameEn=f"rs-{rand(4)}", generateRules=False)
+        rs = self.create("TransformationRuleSet", name=ml(f"rs-{rand(4)}"), description="", generateRules=False)
         for i, (kind, match, repl) in enumerate(rules):
-            self.add("TransformationRule", transformationRuleSetId=rs, type=kind, priority=i + 1, matchExpr=match,
-                     replaceExpr=repl)
+            self.create("TransformationRule", transformationRuleSet=rs, type=kind, priority=i + 1, matchExpr=match,
+                        replaceExpr=repl, description="")
         return rs
 
     def carrier(self, servers: list[UA | int], rules: list[tuple[str, str, str]] | None = None,
                 **server_kw: Any) -> tuple[int, list[int]]:
-        rs = self.rule_set(rules) if rules else None
-        cid = self.add("Carrier", brandId=self.brand, name=f"carrier-{rand(4)}", transformationRuleSetId=rs)
+        cid = self.create("Carrier", name=f"carrier-{rand(4)}", description="", transformationRuleSet=self.rule_set(rules or []))
         ids = []
         for s in servers:
             port = s.port if isinstance(s, UA) else s
             kw = {"authNeeded": "no", "sendPAI": False, "sendRPID": False, "transport": 1, "uriScheme": 1,
                   **server_kw}
-            ids.append(self.add("CarrierServer", brandId=self.brand, carrierId=cid, ip="127.0.0.1", port=port, **kw))
+            ids.append(self.create("CarrierServer", carrier=cid, ip="127.0.0.1", port=port, **kw))
         return cid, ids
 
     def route(self, prefix: str, carrier: int | None, mode: str = "static", priority: int = 1,
               **kw: Any) -> int:
-        pat = self.add("RoutingPattern", brandId=self.brand, prefix=prefix, nameEn=f"p{prefix}")
-        return self.add("OutgoingRouting", brandId=self.brand, type="pattern", routingPatternId=pat, priority=priority,
-                        weight=1, routingMode=mode, carrierId=carrier, stopper=False, **kw)
+        pat = self.create("RoutingPattern", prefix=prefix, name=ml(f"p{prefix}"), description=ml(""))
+        return self.create("OutgoingRouting", type="pattern", routingPattern=pat, priority=priority, weight=1,
+                           routingMode=mode, carrier=carrier, stopper=False, disableDiversion=False, **kw)
 
     def rating(self, *prefixes: str, company: int | None = None) -> None:
         """One active rating profile for the client pricing ``prefixes``."""
-        rpg = self.add("RatingPlanGroup", brandId=self.brand, nameEn=f"rpg-{rand(4)}")
-        drg = self.add("DestinationRateGroup", brandId=self.brand, nameEn=f"drg-{rand(4)}")
-        for prefix in prefixes:
-            dest = self.add("Destination", brandId=self.brand, prefix=prefix, nameEn=f"d{prefix}")
-            self.add("DestinationRate", destinationRateGroupId=drg, destinationId=dest, cost=1, connectFee=0,
-                     rateIncrement="1s", groupIntervalStart="0s")
-        self.add("RatingPlan", ratingPlanGroupId=rpg, destinationRateGroupId=drg, weight=10, timingType="always")
-        self.add("RatingProfile", brandId=self.brand, companyId=company or self.company, ratingPlanGroupId=rpg,
-                 activationTime=datetime.now(UTC) - timedelta(days=1))
+        self.profile(self.plan_group(self.rates([(p, "1") for p in prefixes])), company=company or self.company)
 
     def provider(self, rules: list[tuple[str, str, str]] | None = None, ip: str = "127.0.0.1") -> int:
-        rs = self.rule_set(rules) if rules else None
-        pid = self.add("DdiProvider", brandId=self.brand, name=f"prov-{rand(4)}", transformationRuleSetId=rs)
-        self.add("DdiProviderAddress", ddiProviderId=pid, ip=ip)
+        pid = self.create("DdiProvider", name=f"prov-{rand(4)}", description="",
+                          transformationRuleSet=self.rule_set(rules or []))
+        self.create("DdiProviderAddress", ddiProvider=pid, ip=ip, description="")
         return pid
 
     def ddi(self, e164: str, provider: int | None = None, type: str = "inout", company: int | None = None) -> int:
-        return self.add("Ddi", brandId=self.brand, companyId=company or self.company, ddi=e164.lstrip("+"),
-                        ddie164=e164, ddiProviderId=provider, type=type, routeType="user")
-
-    def cleanup(self) -> None:
-        with self.t.pf.engine.begin() as c:
-            for entity, rid in reversed(self.created):
-                table = ENTITY[entity].table
-                c.execute(delete(table).where(table.c.id == rid))
-        self.t.pf.bump()
+        """A Spanish DDI of the client (the API derives its E.164 form from the client's country)."""
+        assert e164.startswith("+34")
+        return self.create("Ddi", company=company or self.company, ddi=e164[3:], ddiProvider=provider, type=type,
+                           useDdiProviderRoutingTag=False)
 
 
 @pytest.fixture()
 def data(trunks: Trunks, app_servers) -> Iterator[Data]:  # type: ignore[no-untyped-def]
     pf = trunks.pf
     company = pf.company_id()
-    c = ENTITY["Company"].table
-    with pf.engine.connect() as conn:
-        brand = int(conn.execute(select(c.c.brandId).where(c.c.id == company)).scalar_one())
-    d = Data(trunks, brand, company)
+    d = Data(trunks, pf.prov.brand_of(company), company)
     d.app_servers = app_servers  # type: ignore[attr-defined]
     yield d
     d.cleanup()
@@ -169,7 +195,6 @@ def test_outbound_call_reaches_carrier_with_transformations(trunks: Trunks, data
     cid, (sid,) = data.carrier([carrier_ua], SPAIN_OUT, fromDomain="trunk.example", sendPAI=True, sendRPID=True)
     data.route("+34", cid)
     data.rating("+34")
-    trunks.pf.bump()
     d = call_out(asrv, trunks, "+34911234567", data.company, data.brand)
     inv = carrier_ua.request("INVITE")
     assert inv.uri == f"sip:911234567@127.0.0.1:{carrier_ua.port}"  # calleeout: national format
@@ -213,7 +238,6 @@ def test_outbound_failover_on_timeout_and_503_not_on_486(trunks: Trunks, data: D
     data.route("+33", cid2, priority=2)
     data.route("+33", cid3, priority=3)
     data.rating("+33")
-    trunks.pf.bump()
     t0 = time.monotonic()
     d = call_out(asrv, trunks, "+33123456789", data.company, data.brand)
     inv = c503.request("INVITE", timeout=5)
@@ -241,7 +265,6 @@ def test_outbound_carrier_digest_authentication(trunks: Trunks, data: Data) -> N
     cid, _ = data.carrier([carrier_ua], authNeeded="yes", authUser="trunkuser", authPassword="s3cret")
     data.route("+44", cid)
     data.rating("+44")
-    trunks.pf.bump()
     d = call_out(asrv, trunks, "+442071234567", data.company, data.brand)
     inv = carrier_ua.request("INVITE")
     assert inv.get("proxy-authorization") is None
@@ -263,7 +286,6 @@ def test_outbound_no_route_blocked_and_no_rating(trunks: Trunks, data: Data) -> 
     asrv = as_ua(data)
     data.rating("+49", "+1")
     data.route("+1", None, mode="block")
-    trunks.pf.bump()
     d = call_out(asrv, trunks, "+4930123456", data.company, data.brand)
     assert (asrv.wait_final(d).status, d.answer.reason) == (404, "Not Found: No route")  # type: ignore[union-attr]
     d = call_out(asrv, trunks, "+12125550100", data.company, data.brand)
@@ -283,26 +305,19 @@ def test_outbound_max_calls_per_client(trunks: Trunks, data: Data) -> None:
     cid, _ = data.carrier([carrier_ua])
     data.route("+39", cid)
     data.rating("+39")
-    c = ENTITY["Company"].table
-    with trunks.pf.engine.begin() as conn:
-        conn.execute(update(c).where(c.c.id == data.company).values(maxCalls=1))
-    try:
-        trunks.pf.bump()
-        d1 = call_out(asrv, trunks, "+390612345678", data.company, data.brand)
-        inv = carrier_ua.request("INVITE")
-        carrier_ua.answer(inv, body=sdp(41002))
-        assert asrv.wait_final(d1).status == 200
-        d2 = call_out(asrv, trunks, "+390612345679", data.company, data.brand)
-        assert asrv.wait_final(d2).status == 403
-        assert d2.answer is not None and "maximum concurrent calls" in d2.answer.reason
-        finish(trunks, asrv, d1, carrier_ua, inv)
-        d3 = call_out(asrv, trunks, "+390612345679", data.company, data.brand)
-        inv3 = carrier_ua.request("INVITE")
-        carrier_ua.respond(inv3, 486, "Busy Here")
-        assert asrv.wait_final(d3).status == 486
-    finally:
-        with trunks.pf.engine.begin() as conn:
-            conn.execute(update(c).where(c.c.id == data.company).values(maxCalls=0))
+    data.set_company(data.company, maxCalls=1)  # the old value comes back at cleanup
+    d1 = call_out(asrv, trunks, "+390612345678", data.company, data.brand)
+    inv = carrier_ua.request("INVITE")
+    carrier_ua.answer(inv, body=sdp(41002))
+    assert asrv.wait_final(d1).status == 200
+    d2 = call_out(asrv, trunks, "+390612345679", data.company, data.brand)
+    assert asrv.wait_final(d2).status == 403
+    assert d2.answer is not None and "maximum concurrent calls" in d2.answer.reason
+    finish(trunks, asrv, d1, carrier_ua, inv)
+    d3 = call_out(asrv, trunks, "+390612345679", data.company, data.brand)
+    inv3 = carrier_ua.request("INVITE")
+    carrier_ua.respond(inv3, 486, "Busy Here")
+    assert asrv.wait_final(d3).status == 486
 
 
 # ------------------------------------------------------------------------------------ inbound
@@ -310,7 +325,6 @@ def test_inbound_call_from_ddi_provider_reaches_application_server(trunks: Trunk
     asrv = as_ua(data)
     prov = data.provider(SPAIN_IN)
     ddi = data.ddi("+34955000111", provider=prov)
-    trunks.pf.bump()
     provider_ua = trunks.ua("600111222", domain="provider.example")
     d = provider_ua.invite(f"sip:955000111@{trunks.proxy[0]}:{trunks.proxy[1]}", body=sdp(41000), auth=False,
                            wait_final=False)
@@ -338,7 +352,6 @@ def test_inbound_call_from_ddi_provider_reaches_application_server(trunks: Trunk
 def test_inbound_unknown_and_outbound_only_ddi(trunks: Trunks, data: Data) -> None:
     prov = data.provider(SPAIN_IN)
     data.ddi("+34955000222", provider=prov, type="out")
-    trunks.pf.bump()
     provider_ua = trunks.ua("600111222", domain="provider.example")
     d = provider_ua.invite(f"sip:955000999@{trunks.proxy[0]}:{trunks.proxy[1]}", body=sdp(41000), auth=False)
     assert (d.answer.status, d.answer.reason) == (404, "Not Found: unknown DDI")  # type: ignore[union-attr]
@@ -354,8 +367,7 @@ def test_outbound_call_to_own_ddi_is_bounced_internally(trunks: Trunks, data: Da
     data.rating("+34")
     ddi = data.ddi("+34955000333")
     presented = data.ddi("+34955000334", type="out")
-    tag = data.add("RoutingTag", brandId=data.brand, name=f"bounce-{rand(3)}", tag="5#")
-    trunks.pf.bump()
+    tag = data.create("RoutingTag", name=f"bounce-{rand(3)}", tag="5#")
     d = call_out(asrv, trunks, "+34955000333", data.company, data.brand,
                  extra=[f"X-Info-DdiId: {presented}", f"X-Info-RoutingTagId: {tag}"])
     inv = asrv.request("INVITE")  # comes back to the application server, not to the carrier
@@ -389,15 +401,13 @@ def test_cdr_domain_table_shape() -> None:
 
 @pytest.fixture()
 def retail(data: Data) -> tuple[int, int, str]:
-    """A retail client with one retail account in DemoCompany's SIP domain."""
-    d = ENTITY["Domain"].table
-    with data.t.pf.engine.connect() as conn:
-        domain_id = int(conn.execute(select(d.c.id).where(d.c.domain == DOMAIN)).scalar_one())
-    company = data.add("Company", brandId=data.brand, name=f"retail-{rand(4)}", type="retail", maxCalls=0,
-                       distributeMethod="hash")
+    """A retail client with one retail account (in the brand's SIP domain)."""
+    data.use_brand_domain()
+    company = data.client("retail")
     name = f"ra{rand(4)}"
-    account = data.add("RetailAccount", companyId=company, domainId=domain_id, name=name, password="ra-Pass1",
-                       transport="udp", multiContact=True)
+    account = data.create("RetailAccount", company=company, name=name, password="RETail+123", transport="udp",
+                          description="", directConnectivity="no", ddiIn="yes", multiContact=True,
+                          rtpEncryption=False, t38Passthrough="no")
     return company, account, name
 
 
@@ -405,16 +415,14 @@ def test_inbound_retail_ddi_goes_to_proxy_users(trunks: Trunks, data: Data, reta
     company, account, name = retail
     prov = data.provider(SPAIN_IN)
     ddi = data.ddi("+34955000444", provider=prov, company=company)
-    with trunks.pf.engine.begin() as c:
-        t = ENTITY["Ddi"].table
-        c.execute(update(t).where(t.c.id == ddi).values(retailAccountId=account))
-    trunks.pf.bump()
+    data.update("Ddi", ddi, client=company, routeType="retail", retailAccount=account)
+    domain = data.use_brand_domain()
     provider_ua = trunks.ua("600111222", domain="provider.example")
     d = provider_ua.invite(f"sip:955000444@{trunks.proxy[0]}:{trunks.proxy[1]}", body=sdp(41000), auth=False,
                            wait_final=False)
     users = trunks.users
     inv = users.request("INVITE")
-    assert inv.uri == f"sip:{name}@{DOMAIN}"
+    assert inv.uri == f"sip:{name}@{domain}"
     assert (inv["x-info-type"], inv["x-info-retailaccountid"], inv["x-info-ddi"]) == ("retail", str(account),
                                                                                     "+34955000444")
     users.respond(inv, 480, "Temporarily Unavailable")
@@ -428,7 +436,6 @@ def test_outbound_from_proxy_users_retail_account(trunks: Trunks, data: Data, re
     cid, _ = data.carrier([carrier_ua])
     data.route("+34", cid)
     data.rating("+34", company=company)
-    trunks.pf.bump()
     d = call_out(trunks.users, trunks, "+34911234567", company, data.brand,
                  extra=["X-Info-Type: retail"])
     inv = carrier_ua.request("INVITE")
@@ -449,7 +456,6 @@ def test_sipp_app_server_calls_out_through_sipp_carrier(trunks: Trunks, data: Da
     cid, _ = data.carrier([carrier_port], SPAIN_OUT)
     data.route("+34", cid)
     data.rating("+34")
-    pf.bump()
     carrier = pf.sipp_start("uas.xml", port=carrier_port, remote=False)
     time.sleep(0.3)
     try:

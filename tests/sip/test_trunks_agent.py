@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
 from polyvox.api.app import create_app
-from polyvox.db.model import ENTITY
 from polyvox.sip.agent import inactive_carrier_servers
 from polyvox.sip.agent.agent import is_alive
 from polyvox.sip.agent.tables import carrier_server_status, ddi_provider_registration_status
@@ -350,15 +349,18 @@ def test_local_sockets_of_carriers_and_ddi_providers(
     whose address this host cannot bind (fallback, warning). Each address gets its own socket
     on a free port (Linux routes all of 127/8 on ``lo``)."""
     api, tok = brand
-    pt, rel, co = ENTITY["ProxyTrunk"].table, ENTITY["ProxyTrunksRelBrand"].table, ENTITY["Company"].table
-    with db.begin() as c:
-        brand_id = int(c.execute(select(co.c.brandId).where(co.c.name == "DemoCompany")).scalar_one())
-        trunks = {}
-        for name, ip, advertised in (("second", "127.0.0.2", None), ("natted", "127.0.0.3", "203.0.113.5"),
-                                     ("foreign", "192.0.2.77", None)):
-            trunks[name] = int(c.execute(insert(pt).values(name=name, ip=ip, advertisedIp=advertised))
-                               .inserted_primary_key[0])
-            c.execute(insert(rel).values(brandId=brand_id, proxyTrunkId=trunks[name]))
+    # the global operator adds the addresses and assigns them to the brand
+    god = api.login("platform", "admin", "changeme")
+    brand_id = int(api.get("platform", "/brands", god).json()[0]["id"])
+    trunks = {}
+    for name, ip, advertised in (("second", "127.0.0.2", None), ("natted", "127.0.0.3", "203.0.113.5"),
+                                 ("foreign", "192.0.2.77", None)):
+        r = api.post("platform", "/proxy_trunks", god, {"name": name, "ip": ip, "advertisedIp": advertised})
+        assert r.status_code == 201, r.text
+        trunks[name] = int(r.json()["id"])
+    assigned = api.get("platform", f"/brands/{brand_id}", god).json()["proxyTrunks"]
+    r = api.put("platform", f"/brands/{brand_id}", god, {"proxyTrunks": [*assigned, *trunks.values()]})
+    assert r.status_code == 200, r.text
     registrars = {name: Registrar(password="pw") for name in ("second", "natted", "main")}
     carriers = {name: UA(f"carrier-{name}", "127.0.0.1", ("127.0.0.1", 9)) for name in ("second", "main", "foreign")}
     try:

@@ -8,85 +8,55 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from polyvox.api.app import create_app
-from polyvox.db.model import ENTITY
 from polyvox.sip import control
 from tests.sip.conftest import Trunks
 from tests.sip.test_trunks import Data, as_ua, call_out, cdrs, data, finish  # noqa: F401  (data: fixture)
 from tests.sip.ua import UA, Dialog, Message, rand, sdp
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CALLEE = "+34911234567"
 
 
 class Billing:
-    """Rating plans, rating profiles, LCR routes and clients for one test (removed afterwards
-    with ``Data``'s rows)."""
+    """Rating plans, rating profiles, LCR routes and clients for one test, written through the API
+    (removed afterwards with ``Data``'s rows)."""
 
     def __init__(self, d: Data) -> None:
         self.d = d
-        self.destinations: dict[str, int] = {}
 
     def plan(self, rates: list[tuple[str, str]], *, weekdays: tuple[int, ...] | None = None) -> int:
         """A rating plan group with one destination rate: ``(prefix, price per minute)``, charged
-        per second. ``weekdays`` (0 = Monday): a custom timing applying only on those days."""
-        d = self.d
-        rpg = d.add("RatingPlanGroup", brandId=d.brand, nameEn=f"rpg-{rand(4)}")
-        drg = d.add("DestinationRateGroup", brandId=d.brand, nameEn=f"drg-{rand(4)}")
-        for prefix, price in rates:
-            if prefix not in self.destinations:
-                self.destinations[prefix] = d.add("Destination", brandId=d.brand, prefix=prefix, nameEn=f"d{prefix}")
-            d.add("DestinationRate", destinationRateGroupId=drg, destinationId=self.destinations[prefix], cost=price,
-                  connectFee=0, rateIncrement="1s", groupIntervalStart="0s")
-        timing: dict[str, Any] = {"timingType": "always"}
-        if weekdays is not None:
-            timing = {"timingType": "custom", "timeIn": datetime.min.time(),
-                      **{day: i in weekdays for i, day in enumerate(WEEKDAYS)}}
-        d.add("RatingPlan", ratingPlanGroupId=rpg, destinationRateGroupId=drg, weight=10, **timing)
-        return rpg
+        per second. ``weekdays`` (0 = Monday): it prices them only on those days."""
+        return self.d.plan_group(self.d.rates(rates), weekdays=weekdays)
 
     def profile(self, rpg: int, *, company: int | None = None, carrier: int | None = None,
-                since: timedelta = timedelta(days=1)) -> None:
-        self.d.add("RatingProfile", brandId=self.d.brand, companyId=company, carrierId=carrier, ratingPlanGroupId=rpg,
-                   activationTime=datetime.now(UTC) - since)
+                since: timedelta = timedelta(days=1)) -> int:
+        return self.d.profile(rpg, company=company, carrier=carrier, since=since)
 
     def lcr_route(self, prefix: str, carriers: list[int]) -> int:
-        rid = self.d.route(prefix, None, mode="lcr")
-        for cid in carriers:
-            self.d.add("OutgoingRoutingRelCarrier", outgoingRoutingId=rid, carrierId=cid)
-        return rid
+        return self.d.route(prefix, None, mode="lcr", carrierIds=carriers)
 
     def client(self, **values: Any) -> int:
         """A vPBX client of the brand, rated for +34 at 1.20 per minute (0.02 per second)."""
-        cid = self.d.add("Company", brandId=self.d.brand, name=f"bill-{rand(4)}", type="vpbx", maxCalls=0,
-                         distributeMethod="hash", **values)
+        cid = self.d.client("vpbx", **values)
         self.profile(self.plan([("+34", "1.2")]), company=cid)
         return cid
 
     def set_company(self, company: int, **values: Any) -> None:
-        c = ENTITY["Company"].table
-        with self.d.t.pf.engine.begin() as conn:
-            conn.execute(c.update().where(c.c.id == company).values(**values))
+        """Client fields changed by the brand operator; the old values come back at cleanup."""
+        self.d.set_company(company, **values)
 
 
 @pytest.fixture()
-def bill(data: Data) -> Iterator[Billing]:  # noqa: F811
-    b = Billing(data)
-    c = ENTITY["Company"].table
-    with data.t.pf.engine.connect() as conn:
-        saved = dict(conn.execute(select(c.c.billingMethod, c.c.balance, c.c.currentDayUsage, c.c.maxDailyUsage)
-                                  .where(c.c.id == data.company)).one()._mapping)
-    yield b
-    b.set_company(data.company, **saved)
+def bill(data: Data) -> Billing:  # noqa: F811
+    return Billing(data)
 
 
 def rpc_target(t: Trunks) -> str:
@@ -125,7 +95,6 @@ def test_lcr_orders_carriers_by_cost_and_drops_carriers_that_cannot_rate(trunks:
     bill.profile(bill.plan([("+34", "0.01")]), carrier=cheap)
     bill.lcr_route("+34", [dear, norate, cheap])
     d.rating("+34")
-    trunks.pf.bump()
 
     dlg = call_out(asrv, trunks, CALLEE, d.company, d.brand)
     inv = cheap_ua.request("INVITE")  # the cheapest carrier able to rate +34 first
@@ -153,7 +122,6 @@ def test_lcr_ignores_carrier_rating_profiles_not_applying_now(trunks: Trunks, bi
     bill.profile(bill.plan([("+34", "0.5")]), carrier=always)
     bill.lcr_route("+34", [timed, future, always])
     d.rating("+34")
-    trunks.pf.bump()
 
     dlg = call_out(asrv, trunks, CALLEE, d.company, d.brand)
     inv = always_ua.request("INVITE")
@@ -162,12 +130,8 @@ def test_lcr_ignores_carrier_rating_profiles_not_applying_now(trunks: Trunks, bi
     assert "INVITE" not in quiet(timed_ua) and "INVITE" not in quiet(future_ua, 0.1)
 
     # the client's own price list only applies on another weekday: no rating plan, no call
-    client = bill.client()
-    rpg = bill.plan([("+34", "0.01")], weekdays=other_day)
-    pf = ENTITY["RatingProfile"].table
-    with trunks.pf.engine.begin() as conn:
-        conn.execute(pf.update().where(pf.c.companyId == client).values(ratingPlanGroupId=rpg))
-    trunks.pf.bump()
+    client = d.client("vpbx")
+    bill.profile(bill.plan([("+34", "0.01")], weekdays=other_day), company=client)
     r = refused(asrv, trunks, client, d.brand)
     assert (r.status, r.reason) == (403, "Forbidden: no rating plan for the destination")
 
@@ -181,7 +145,6 @@ def test_prepaid_and_pseudoprepaid_clients_without_balance_are_refused(trunks: T
     d.route("+34", cid)
     prepaid = bill.client(billingMethod="prepaid", balance=0)
     pseudo = bill.client(billingMethod="pseudoprepaid", balance=-1)
-    trunks.pf.bump()
     for client in (prepaid, pseudo):
         r = refused(asrv, trunks, client, d.brand)
         assert (r.status, r.reason) == (403, "Forbidden: no balance left")
@@ -206,7 +169,6 @@ def test_max_daily_usage_reached_is_refused(trunks: Trunks, bill: Billing) -> No
     d.route("+34", cid)
     d.rating("+34")
     bill.set_company(d.company, billingMethod="postpaid", currentDayUsage=10, maxDailyUsage=10)
-    trunks.pf.bump()
     r = refused(asrv, trunks, d.company, d.brand)
     assert (r.status, r.reason) == (403, "Forbidden: max daily usage reached")
     assert "INVITE" not in quiet(carrier_ua)
@@ -236,7 +198,6 @@ def test_pseudoprepaid_call_is_hung_up_when_the_balance_is_used(trunks: Trunks, 
     cid, _ = d.carrier([carrier_ua])
     d.route("+34", cid)
     client = bill.client(billingMethod="pseudoprepaid", balance="0.06")
-    trunks.pf.bump()
     dlg = call_out(asrv, trunks, CALLEE, client, d.brand)
     inv = carrier_ua.request("INVITE")
     carrier_ua.answer(inv, body=sdp(41002))
@@ -262,11 +223,8 @@ def test_special_number_is_not_rated_and_leaves_no_call_record(trunks: Trunks, b
     cid, _ = d.carrier([carrier_ua])
     d.route("+34", cid)
     d.rating("+33")  # nothing prices +34: a normal call is refused
-    co = ENTITY["Country"].table
-    with trunks.pf.engine.connect() as conn:
-        spain = conn.execute(select(co.c.id).where(co.c.code == "ES")).scalar_one()
-    d.add("SpecialNumber", brandId=d.brand, countryId=spain, number="112", disableCDR=1)
-    trunks.pf.bump()
+    spain = d.prov.brand(d.brand).get(f"companies/{d.company}")["country"]["id"]  # DemoCompany's: Spain
+    d.create("SpecialNumber", country=spain, number="112", disableCDR=1)
     assert refused(asrv, trunks, d.company, d.brand).status == 403
     dlg = call_out(asrv, trunks, "+34112", d.company, d.brand)
     inv = carrier_ua.request("INVITE")
@@ -287,7 +245,6 @@ def test_active_calls_states_and_end_company_calls(trunks: Trunks, bill: Billing
     cid, _ = d.carrier([carrier_ua])
     d.route("+34", cid)
     d.rating("+34")
-    trunks.pf.bump()
     target = rpc_target(trunks)
     dlg = call_out(asrv, trunks, CALLEE, d.company, d.brand)
     inv = carrier_ua.request("INVITE")
@@ -326,7 +283,6 @@ def test_end_call_by_callid(trunks: Trunks, bill: Billing) -> None:
     cid, _ = d.carrier([carrier_ua])
     d.route("+34", cid)
     d.rating("+34")
-    trunks.pf.bump()
     dlg = call_out(asrv, trunks, CALLEE, d.company, d.brand)
     inv = carrier_ua.request("INVITE")
     carrier_ua.answer(inv, body=sdp(41002))
@@ -355,7 +311,6 @@ def test_platform_hangup_reaches_both_sides_that_reply_at_once(trunks: Trunks, b
     cid, _ = d.carrier([carrier_ua])
     d.route("+34", cid)
     d.rating("+34")
-    trunks.pf.bump()
     target = rpc_target(trunks)
     for _ in range(3):
         dlg = call_out(asrv, trunks, CALLEE, d.company, d.brand)
@@ -397,7 +352,6 @@ def test_active_calls_api_is_scoped_per_client(trunks: Trunks, bill: Billing,
     d.route("+34", cid)
     d.rating("+34")
     other = bill.client()
-    trunks.pf.bump()
     monkeypatch.setenv(control.ENV_TARGET, rpc_target(trunks))
     dlg: Dialog = call_out(asrv, trunks, CALLEE, d.company, d.brand)
     inv = carrier_ua.request("INVITE")
@@ -449,21 +403,17 @@ def test_presented_ddi_routing_tag_selects_tagged_routes(trunks: Trunks, bill: B
     tagged_ua, plain_ua = trunks.ua("tagged"), trunks.ua("plain")
     tagged, _ = d.carrier([tagged_ua])
     plain, _ = d.carrier([plain_ua])
-    tag = d.add("RoutingTag", brandId=d.brand, name=f"premium-{rand(3)}", tag="7#")
-    d.route("+34", tagged, routingTagId=tag)
+    tag = d.create("RoutingTag", name=f"premium-{rand(3)}", tag="7#")
+    d.route("+34", tagged, routingTag=tag)
     d.route("+34", plain)
     d.rating("+34")  # untagged price list: a tagged call falls back to it
     prov = d.provider()
-    other_tag = d.add("RoutingTag", brandId=d.brand, name=f"other-{rand(3)}", tag="8#")
+    other_tag = d.create("RoutingTag", name=f"other-{rand(3)}", tag="8#")
     own = d.ddi("+34955000771", provider=prov)
     via_provider = d.ddi("+34955000772", provider=prov)
-    dp, dd = ENTITY["DdiProvider"].table, ENTITY["Ddi"].table
-    with trunks.pf.engine.begin() as conn:
-        conn.execute(dd.update().where(dd.c.id == own).values(routingTagId=tag))
-        conn.execute(dd.update().where(dd.c.id == via_provider).values(useDdiProviderRoutingTag=True,
-                                                                        routingTagId=other_tag))
-        conn.execute(dp.update().where(dp.c.id == prov).values(routingTagId=tag))
-    trunks.pf.bump()
+    d.update("Ddi", own, routingTag=tag)
+    d.update("Ddi", via_provider, useDdiProviderRoutingTag=True, routingTag=other_tag)
+    d.update("DdiProvider", prov, routingTag=tag)
 
     for caller, extra, carrier_ua in (("+34955000771", [], tagged_ua), ("+34911000001", [], plain_ua),
                                       ("+34911000001", [f"X-Info-DdiId: {via_provider}"], tagged_ua),

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine
 
-from polyvox.db.model import ENTITY
 from polyvox.sip import render
 from polyvox.sip.settings import ProxySettings
 from polyvox.sip.trunks_repository import TrunksRepository
@@ -47,13 +46,14 @@ def _free_on_both() -> int:
 def sockets(platform: Platform) -> Iterator[tuple[Trunks, int, int]]:
     """(proxy-trunks listening on 127.0.0.1 and 127.0.0.2, id of the 127.0.0.2 row, id of the
     unbindable row). Both rows are assigned to the demo brand."""
-    pt, rel, c = ENTITY["ProxyTrunk"].table, ENTITY["ProxyTrunksRelBrand"].table, ENTITY["Company"].table
-    with platform.engine.begin() as conn:
-        brand = int(conn.execute(select(c.c.brandId).where(c.c.name == "DemoCompany")).scalar_one())
-        second = int(conn.execute(insert(pt).values(name="pt-second", ip=SECOND)).inserted_primary_key[0])
-        foreign = int(conn.execute(insert(pt).values(name="pt-foreign", ip=FOREIGN)).inserted_primary_key[0])
-        for trunk in (second, foreign):
-            conn.execute(insert(rel).values(brandId=brand, proxyTrunkId=trunk))
+    # the global operator adds both addresses and assigns them to the demo brand (spec 8.14.2);
+    # proxy-trunks listens on the addresses it finds when it starts (docs/sip.md §9.11)
+    god = platform.prov.platform
+    brand = platform.prov.brand_of(platform.company_id())
+    assigned = god.get(f"brands/{brand}")["proxyTrunks"]
+    second = int(god.post("proxy_trunks", {"name": "pt-second", "ip": SECOND})["id"])
+    foreign = int(god.post("proxy_trunks", {"name": "pt-foreign", "ip": FOREIGN})["id"])
+    god.put(f"brands/{brand}", {"proxyTrunks": [*assigned, second, foreign]})
     port = _free_on_both()
     users = UA("proxy-users", DOMAIN, ("127.0.0.1", port))
     # its own home: the session's proxy-trunks (trunks_platform) uses run/proxy-trunks of the other
@@ -69,20 +69,17 @@ def sockets(platform: Platform) -> Iterator[tuple[Trunks, int, int]]:
     finally:
         kam.stop()
         users.close()
-        with platform.engine.begin() as conn:
-            conn.execute(delete(rel).where(rel.c.proxyTrunkId.in_((second, foreign))))
-            conn.execute(delete(pt).where(pt.c.id.in_((second, foreign))))
-        platform.bump()
+        god.put(f"brands/{brand}", {"proxyTrunks": assigned})
+        for trunk in (second, foreign):
+            god.delete(f"proxy_trunks/{trunk}")
 
 
 @pytest.fixture()
 def sk(sockets: tuple[Trunks, int, int], app_servers) -> Iterator[tuple[Data, int, int]]:  # type: ignore[no-untyped-def]
     t, second, foreign = sockets
     assert t.kamailio.alive(), t.kamailio.tail()
-    c = ENTITY["Company"].table
-    with t.pf.engine.connect() as conn:
-        row = conn.execute(select(c.c.id, c.c.brandId).where(c.c.name == "DemoCompany")).one()
-    d = Data(t, int(row.brandId), int(row.id))
+    company = t.pf.company_id()
+    d = Data(t, t.pf.prov.brand_of(company), company)
     d.app_servers = app_servers  # type: ignore[attr-defined]
     yield d, second, foreign
     for ua in t.uas:
@@ -94,15 +91,15 @@ def sk(sockets: tuple[Trunks, int, int], app_servers) -> Iterator[tuple[Data, in
 
 
 def set_trunk(d: Data, entity: str, row_id: int, trunk: int | None) -> None:
-    table = ENTITY[entity].table
-    with d.t.pf.engine.begin() as conn:
-        conn.execute(update(table).where(table.c.id == row_id).values(proxyTrunkId=trunk))
-    d.t.pf.bump()
+    """The carrier's or DDI provider's "Local socket", set by the brand operator (``None``: the
+    brand's first proxy trunks address, the main one, as when the brand leaves it empty)."""
+    d.update(entity, row_id, proxyTrunk=trunk)
 
 
 def provider(d: Data, trunk: int | None) -> int:
     pid = d.provider(SPAIN_IN)
-    set_trunk(d, "DdiProvider", pid, trunk)
+    if trunk is not None:
+        set_trunk(d, "DdiProvider", pid, trunk)
     return pid
 
 
@@ -168,7 +165,8 @@ def test_repository_reads_local_sockets(sk: tuple[Data, int, int]) -> None:
     try:
         assert repo.carrier(cid).proxy_trunk_ip == SECOND  # type: ignore[union-attr]
         providers = repo.ddi_providers()[0]
-        assert (providers[pid].proxy_trunk_ip, providers[plain].proxy_trunk_ip) == (SECOND, None)
+        # a provider created without a local socket gets the brand's first address: the main one
+        assert (providers[pid].proxy_trunk_ip, providers[plain].proxy_trunk_ip) == (SECOND, "127.0.0.1")
     finally:
         repo.close()
         repo.engine.dispose()
@@ -184,7 +182,6 @@ def test_carrier_with_local_socket_gets_the_call_from_that_address(sk: tuple[Dat
     set_trunk(d, "Carrier", cid, second)
     d.route("+34", cid)
     d.rating("+34")
-    t.pf.bump()
     dlg = call_out(asrv, t, "+34911234567", d.company, d.brand)
     inv = carrier_ua.request("INVITE")
     assert inv.source == (SECOND, port)
@@ -220,7 +217,6 @@ def test_platform_hangup_reaches_the_carrier_from_its_local_socket(sk: tuple[Dat
     set_trunk(d, "Carrier", cid, second)
     d.route("+34", cid)
     d.rating("+34")
-    t.pf.bump()
     dlg = call_out(asrv, t, "+34911234567", d.company, d.brand)
     inv = carrier_ua.request("INVITE")
     carrier_ua.answer(inv, body=sdp(41002))
@@ -249,7 +245,6 @@ def test_carrier_without_local_socket_gets_the_call_from_the_main_address(sk: tu
     d.route("+33", c2, priority=2)
     d.route("+44", c3)
     d.rating("+33", "+44")
-    t.pf.bump()
     # fail-over from a carrier with a local socket to one without: each branch leaves from its own
     dlg = call_out(asrv, t, "+33123456789", d.company, d.brand)
     inv = with_socket.request("INVITE")
@@ -277,7 +272,6 @@ def test_ddi_provider_with_local_socket_is_expected_on_that_address(sk: tuple[Da
     asrv = as_ua(d)
     prov = provider(d, second)
     ddi = d.ddi("+34955000333", provider=prov)
-    t.pf.bump()
     pua = provider_ua(d, SECOND)
     dlg = pua.invite(f"sip:955000333@{SECOND}:{port}", body=sdp(41000), auth=False, wait_final=False)
     inv = asrv.request("INVITE")
@@ -304,21 +298,28 @@ def test_ddi_provider_with_local_socket_is_expected_on_that_address(sk: tuple[Da
     assert cdrs(t, dlg.call_id, timeout=0.3) == []
 
 
-def test_ddi_provider_without_local_socket_is_accepted_on_every_address(sk: tuple[Data, int, int]) -> None:
+def test_ddi_provider_created_without_local_socket_is_expected_on_the_main_address(
+        sk: tuple[Data, int, int]) -> None:
+    """A DDI provider always has a local socket (IvozProvider: it cannot be empty); created without
+    one it gets the brand's first proxy trunks address, the main one, and is expected there only."""
     d, _, _ = sk
-    t, port = d.t, d.t.proxy[1]
+    port = d.t.proxy[1]
     asrv = as_ua(d)
     prov = provider(d, None)
     d.ddi("+34955000444", provider=prov)
-    t.pf.bump()
-    for local in (SECOND, "127.0.0.1"):
-        pua = provider_ua(d, local)
-        dlg = pua.invite(f"sip:955000444@{local}:{port}", body=sdp(41000), auth=False, wait_final=False)
-        inv = asrv.request("INVITE")
-        assert inv.source == ("127.0.0.1", port) and inv["x-info-ddiproviderid"] == str(prov)
-        asrv.respond(inv, 486, "Busy Here")
-        final = pua.wait_final(dlg)
-        assert final.status == 486 and final.source == (local, port)
+    pua = provider_ua(d, "127.0.0.1")
+    dlg = pua.invite(f"sip:955000444@127.0.0.1:{port}", body=sdp(41000), auth=False, wait_final=False)
+    inv = asrv.request("INVITE")
+    assert inv.source == ("127.0.0.1", port) and inv["x-info-ddiproviderid"] == str(prov)
+    asrv.respond(inv, 486, "Busy Here")
+    final = pua.wait_final(dlg)
+    assert final.status == 486 and final.source == ("127.0.0.1", port)
+    other = provider_ua(d, SECOND)
+    dlg = other.invite(f"sip:955000444@{SECOND}:{port}", body=sdp(41000), auth=False)
+    assert (dlg.answer.status, dlg.answer.reason) == \
+        (403, "Forbidden: DDI provider not expected on this address")  # type: ignore[union-attr]
+    with pytest.raises(TimeoutError):
+        asrv.request("INVITE", timeout=0.5)
 
 
 # ------------------------------------------------------------------------------------ API (8.14.2)

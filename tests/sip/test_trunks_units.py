@@ -3,13 +3,17 @@ repository (outgoing routes, rule sets, DDIs, rating check, limits) on a real da
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, inspect, select
 
+from polyvox.api.app import create_app
 from polyvox.db.cdr import kam_trunks_cdrs
 from polyvox.db.model import ENTITY
 from polyvox.domain import routing
@@ -17,19 +21,22 @@ from polyvox.sip import render
 from polyvox.sip.settings import ProxySettings, trunks_from_env
 from polyvox.sip.trunks_repository import TrunksRepository
 from polyvox.workers.billing import bill_pending
+from tests.api.conftest import SECRET, api  # noqa: F401 (api: fixture of setup)
 from tests.billing.conftest import Setup, bdb, setup  # noqa: F401 (fixtures)
+from tests.provision import Provisioner
+from tests.sip.fixtures_endpoints import api_time, ml
 
 
-def add(engine: Engine, entity: str, **values: Any) -> int:
-    with engine.begin() as c:
-        return int(c.execute(insert(ENTITY[entity].table).values(**values)).inserted_primary_key[0])
+@contextmanager
+def provisioner(db: Engine) -> Iterator[Provisioner]:
+    """The API over ``db``, driven as the operators drive it (each level with its own token)."""
+    with TestClient(create_app(db, SECRET)) as http:
+        yield Provisioner(http)
 
 
-def demo_ids(engine: Engine) -> tuple[int, int]:
-    c = ENTITY["Company"].table
-    with engine.connect() as conn:
-        row = conn.execute(select(c.c.id, c.c.brandId).where(c.c.name == "DemoCompany")).one()
-    return int(row.brandId), int(row.id)
+def demo_ids(prov: Provisioner) -> tuple[int, int]:
+    company = next(c for c in prov.platform.list("companies") if c["name"] == "DemoCompany")["id"]
+    return prov.brand_of(company), int(company)
 
 
 def test_trunks_settings_default_port_7060_same_address(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -68,35 +75,41 @@ def test_roles_include_proxy_trunks(monkeypatch, tmp_path: Path) -> None:  # typ
 
 
 def test_repository_routes_rules_ddis_rating(db: Engine) -> None:
-    brand, company = demo_ids(db)
-    rs = add(db, "TransformationRuleSet", brandId=brand, nameEn="out", generateRules=False)
-    add(db, "TransformationRule", transformationRuleSetId=rs, type="calleeout", priority=1,
-        matchExpr=r"^\+34([0-9]+)$", replaceExpr=r"\1")
-    carrier = add(db, "Carrier", brandId=brand, name="c1", transformationRuleSetId=rs)
-    add(db, "CarrierServer", brandId=brand, carrierId=carrier, ip="192.0.2.10", port=5070, authNeeded="yes",
-        authUser="u", authPassword="p", transport=2, sendPAI=True, sendRPID=False, uriScheme=1)
-    carrier2 = add(db, "Carrier", brandId=brand, name="c2")
-    pat = add(db, "RoutingPattern", brandId=brand, prefix="+34", nameEn="Spain")
-    grp = add(db, "RoutingPatternGroup", brandId=brand, name="Europe")
-    add(db, "RoutingPatternGroupsRelPattern", routingPatternGroupId=grp, routingPatternId=pat)
-    add(db, "OutgoingRouting", brandId=brand, type="pattern", routingPatternId=pat, priority=1, weight=1,
-        routingMode="static", carrierId=carrier, stopper=False)
-    lcr = add(db, "OutgoingRouting", brandId=brand, type="group", routingPatternGroupId=grp, priority=2, weight=1,
-              routingMode="lcr", stopper=False)
-    add(db, "OutgoingRoutingRelCarrier", outgoingRoutingId=lcr, carrierId=carrier2)
-    add(db, "Ddi", brandId=brand, companyId=company, ddi="34955000111", ddie164="+34955000111", type="out")
-    rpg = add(db, "RatingPlanGroup", brandId=brand, nameEn="rpg")
-    drg = add(db, "DestinationRateGroup", brandId=brand, nameEn="drg")
-    dest = add(db, "Destination", brandId=brand, prefix="+34", nameEn="es")
-    add(db, "DestinationRate", destinationRateGroupId=drg, destinationId=dest, cost=1, connectFee=0,
-        rateIncrement="1s", groupIntervalStart="0s")
-    add(db, "RatingPlan", ratingPlanGroupId=rpg, destinationRateGroupId=drg, weight=10, timingType="always")
-    add(db, "RatingProfile", brandId=brand, companyId=company, ratingPlanGroupId=rpg,
-        activationTime=datetime.now(UTC) - timedelta(hours=1))
+    with provisioner(db) as prov:
+        brand, company = demo_ids(prov)
+
+        def add(entity: str, **body: Any) -> int:
+            return prov.create(entity, brand=brand, **body)
+
+        rs = add("TransformationRuleSet", name=ml("out"), description="", generateRules=False)
+        add("TransformationRule", transformationRuleSet=rs, type="calleeout", priority=1,
+            matchExpr=r"^\+34([0-9]+)$", replaceExpr=r"\1", description="")
+        carrier = add("Carrier", name="c1", description="", transformationRuleSet=rs)
+        add("CarrierServer", carrier=carrier, ip="192.0.2.10", port=5070, authNeeded="yes", authUser="u",
+            authPassword="p", transport=2, sendPAI=True, sendRPID=False, uriScheme=1)
+        carrier2 = add("Carrier", name="c2", description="", transformationRuleSet=rs)
+        add("CarrierServer", carrier=carrier2, ip="192.0.2.11", port=5060, authNeeded="no", transport=1, uriScheme=1)
+        pat = add("RoutingPattern", prefix="+34", name=ml("Spain"), description=ml(""))
+        grp = add("RoutingPatternGroup", name="Spain and more", description="")
+        add("RoutingPatternGroupsRelPattern", routingPatternGroup=grp, routingPattern=pat)
+        add("OutgoingRouting", type="pattern", routingPattern=pat, priority=1, weight=1, routingMode="static",
+            carrier=carrier, stopper=False, disableDiversion=False)
+        add("OutgoingRouting", type="group", routingPatternGroup=grp, priority=2, weight=1, routingMode="lcr",
+            carrierIds=[carrier2], stopper=False, disableDiversion=False)
+        prov.create("Ddi", company=company, ddi="955000111", type="out", useDdiProviderRoutingTag=False)
+        drg = add("DestinationRateGroup", name=ml("drg"), description=ml(""), deductibleConnectionFee=False)
+        dest = add("Destination", prefix="+34", name=ml("es"))
+        add("DestinationRate", destinationRateGroup=drg, destination=dest, cost="1", connectFee="0",
+            rateIncrement="1s", groupIntervalStart="0s")
+        rpg = add("RatingPlanGroup", name=ml("rpg"), description=ml(""))
+        add("RatingPlan", ratingPlanGroup=rpg, destinationRateGroup=drg, weight=10, timingType="always",
+            timeIn="00:00:00")
+        add("RatingProfile", company=company, ratingPlanGroup=rpg,
+            activationTime=api_time(datetime.now(UTC) - timedelta(hours=1)))
 
     repo = TrunksRepository(str(db.url), engine=db)
     repo.begin_request()
-    (server,) = repo.carrier_servers(brand)
+    server = next(s for s in repo.carrier_servers(brand) if s.carrier_id == carrier)
     assert (server.host, server.port, server.transport, server.auth_needed, server.send_pai) == \
         ("192.0.2.10", 5070, "tcp", True, True)
     assert repo.carrier_server_at("192.0.2.10", 5070) == server
@@ -130,11 +143,8 @@ def test_bounced_call_records_are_billed_once(setup: Setup) -> None:  # noqa: F8
     inbound one without price; ``bounced`` is read from the column."""
     from decimal import Decimal
 
-    from tests.billing.conftest import add as badd
-
     s = setup
-    ddi = badd(s.db, "Ddi", brand=s.brand, company=s.company, ddi="34944000111", ddie164="+34944000111",
-               type="inout", routeType="user")
+    ddi = s.prov.create("Ddi", company=s.company, ddi="944000111", type="inout", useDdiProviderRoutingTag=False)
     t0 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
     base = {"callid": "bounce-1", "brandId": s.brand, "companyId": s.company, "caller": "+34911000001",
             "callee": "+34944000111", "startTime": t0, "answerTime": t0 + timedelta(seconds=2),

@@ -3,18 +3,25 @@ rendering, and the repository's version-based cache invalidation."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, update
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
 
-from polyvox.db.model import ENTITY, config_version
+from polyvox.api.app import create_app
+from polyvox.api.seeding import USERS as DEMO_USERS
+from polyvox.db.model import ENTITY
 from polyvox.media.ng import bdecode, bencode, parse_url
 from polyvox.media.rtpengine import RtpengineSettings, argv
 from polyvox.sip import dispatch, render
 from polyvox.sip.dispatch import AppServer, order_servers, parse_host_port
 from polyvox.sip.repository import Repository
 from polyvox.sip.settings import ProxySettings
+from tests.provision import Provisioner
+from tests.sip.fixtures_endpoints import client_body
 
 S = [AppServer(1, "a", "10.0.0.1", 6060), AppServer(2, "b", "10.0.0.2", 6060), AppServer(3, "c", "10.0.0.3", 6061)]
 
@@ -108,19 +115,36 @@ def test_render(tmp_path: Path) -> None:
     assert r.argv[1:4] == ["-f", str(r.cfg), "-DD"] and "-Y" in r.argv
 
 
-def _bump(engine: Engine) -> None:
-    with engine.begin() as c:
-        if c.execute(update(config_version).values(version=config_version.c.version + 1)).rowcount == 0:
-            c.execute(insert(config_version).values(id=1, version=1))
+ALICE_PW = next(pw for _n, _e, _x, terminal, pw, _w in DEMO_USERS if terminal == "alice")
+NAMES = ("en", "es", "ca", "it", "eu")
 
 
-def test_repository_reads_demo_data_and_invalidates_on_version(db: Engine) -> None:
+@pytest.fixture()
+def prov(db: Engine) -> Iterator[Provisioner]:
+    """The API over the test's database: the rows the repository reads are written by it, each
+    level with its own token."""
+    with TestClient(create_app(db, "sip-units-jwt-secret-0123456789abcdef")) as http:
+        yield Provisioner(http)
+
+
+def new_client(prov: Provisioner, brand: int, kind: str, name: str, **fields: Any) -> int:
+    """A client created by the brand operator (DemoCompany's sets and regional settings)."""
+    return int(prov.brand(brand).post("companies", client_body(prov, brand, kind, name, **fields))["id"])
+
+
+def demo_company(db: Engine) -> dict[str, Any]:
+    c = ENTITY["Company"].table
+    with db.connect() as conn:
+        return dict(conn.execute(select(c.c.id, c.c.brandId).where(c.c.name == "DemoCompany")).one()._mapping)
+
+
+def test_repository_reads_demo_data_and_invalidates_on_version(db: Engine, prov: Provisioner) -> None:
     repo = Repository(str(db.url), engine=db)
     repo.begin_request()
     dom = repo.domain("127.0.0.1")
     assert dom is not None and dom.company_id
     alice = repo.terminal(dom.id, "alice")
-    assert alice is not None and alice.password == "alice" and alice.user_id and alice.multi_contact
+    assert alice is not None and alice.password == ALICE_PW and alice.user_id and alice.multi_contact
     assert repo.terminal(dom.id, "nobody") is None
     assert repo.domain("UNKNOWN.example") is None
     company = repo.company(alice.company_id)
@@ -136,14 +160,11 @@ def test_repository_reads_demo_data_and_invalidates_on_version(db: Engine) -> No
     assert repo.terminal(dom.id, "alice") == alice  # cached
     assert repo.stats["queries"] == queries
 
-    t = ENTITY["Terminal"].table
-    with db.begin() as c:
-        c.execute(update(t).where(t.c.id == alice.id).values(password="changed"))
+    prov.update("Terminal", alice.id, owner={"company": alice.company_id}, password="CHANGEDpwd+123")
+    # the request under way keeps the rows it started with; the next one sees the new version
+    assert repo.terminal(dom.id, "alice").password == ALICE_PW  # type: ignore[union-attr]
     repo.begin_request()
-    assert repo.terminal(dom.id, "alice").password == "alice"  # type: ignore[union-attr]  # no bump yet
-    _bump(db)
-    repo.begin_request()
-    assert repo.terminal(dom.id, "alice").password == "changed"  # type: ignore[union-attr]
+    assert repo.terminal(dom.id, "alice").password == "CHANGEDpwd+123"  # type: ignore[union-attr]
     assert repo.stats["invalidations"] == 1
     repo.close()
 
@@ -203,41 +224,42 @@ def test_geoip_lookup() -> None:
     assert g.country("10.2.0.1") is None  # private, unknown to the database
 
 
-def test_repository_features_lookups(db: Engine) -> None:
-    from sqlalchemy import select
-
-    t = {n: ENTITY[n].table for n in ("Company", "TransformationRuleSet", "TransformationRule", "UsersAddress",
-                                      "CompanyRelGeoIpCountry", "Country", "CallForwardSetting", "Codec",
-                                      "CompanyRelCodec", "BannedAddress", "RetailAccount")}
-    with db.begin() as c:
-        company = c.execute(select(t["Company"].c.id, t["Company"].c.brandId)).first()
-        rs = c.execute(insert(t["TransformationRuleSet"]).values(nameEn="u")).inserted_primary_key[0]
-        c.execute(insert(t["TransformationRule"]).values(transformationRuleSetId=rs, type="calleein", priority=1,
-                                                          matchExpr=r"^0([0-9]+)$", replaceExpr=r"+34\1"))
-        c.execute(update(t["Company"]).where(t["Company"].c.id == company.id).values(ipfilter=True))
-        c.execute(insert(t["UsersAddress"]).values(companyId=company.id, sourceAddress="192.0.2.0/24"))
-        c.execute(insert(t["UsersAddress"]).values(companyId=company.id, sourceAddress="not a range"))
-        es = c.execute(select(t["Country"].c.id).where(t["Country"].c.code == "ES")).scalar_one()
-        c.execute(insert(t["CompanyRelGeoIpCountry"]).values(companyId=company.id, countryId=es))
-        pcma = c.execute(select(t["Codec"].c.id).where(t["Codec"].c.iden == "PCMA")).scalar_one()
-        c.execute(insert(t["CompanyRelCodec"]).values(companyId=company.id, codecId=pcma))
-        ra = c.execute(insert(t["RetailAccount"]).values(companyId=company.id, name="ra1")).inserted_primary_key[0]
-        for kind, enabled in (("inconditional", True), ("unreachable", False), ("noAnswer", True), ("busy", True)):
-            c.execute(insert(t["CallForwardSetting"]).values(retailAccountId=ra, callForwardType=kind, enabled=enabled,
-                                                             targetType="number", numberValue="600"))
+def test_repository_features_lookups(db: Engine, prov: Provisioner) -> None:
+    demo = demo_company(db)
+    prov.platform.put(f"brands/{demo['brandId']}", {"domainUsers": "units.example"})  # retail endpoints' domain
+    brand = prov.brand(demo["brandId"])
+    rs = brand.post("transformation_rule_sets", {"name": {k: "u" for k in NAMES}, "description": "u",
+                                                 "generateRules": False})["id"]
+    brand.post("transformation_rules", {"transformationRuleSet": rs, "type": "calleein", "priority": 1,
+                                        "matchExpr": r"^0([0-9]+)$", "replaceExpr": r"+34\1", "description": ""})
+    es = next(c["id"] for c in brand.list("countries") if c["code"] == "ES")
+    pcma = next(c["id"] for c in brand.list("codecs") if c["iden"] == "PCMA")
+    company = new_client(prov, demo["brandId"], "retail", "R-units", ipfilter=True, geoIpAllowedCountries=[es],
+                         codecIds=[pcma])
+    brand.post("users_addresses", {"company": company, "sourceAddress": "192.0.2.0/24", "description": ""})
+    ra = prov.create("RetailAccount", company=company, name="ra1", password="RETail+123", description="",
+                     directConnectivity="no", ddiIn="yes", multiContact=True, rtpEncryption=False,
+                     t38Passthrough="no")
+    # retail accounts forward unconditionally or when not registered (IvozProvider CallForwardSetting)
+    for kind, enabled, number in (("inconditional", True, "600"), ("userNotRegistered", False, "700"),
+                                  ("userNotRegistered", True, "600")):
+        prov.create("CallForwardSetting", company=company, retailAccount=ra, callForwardType=kind, enabled=enabled,
+                    callTypeFilter="both", targetType="number", numberValue=number, numberCountry=es,
+                    noAnswerTimeout=0)
     repo = Repository(str(db.url), engine=db)
     repo.begin_request()
     assert repo.rule_set(rs).apply("calleein", "0911") == "+34911"
     assert repo.rule_set(None) is None
-    comp = repo.company(company.id)
+    comp = repo.company(company)
     assert comp is not None and comp.ipfilter
     flt = repo.ip_filter(comp)
     assert flt.enabled and flt.countries == frozenset({"ES"}) and [str(n) for n in flt.ranges] == ["192.0.2.0/24"]
     assert [(f.type, f.number) for f in repo.call_forwards(ra)] == [("inconditional", "600"), ("unreachable", "600")]
-    assert repo.company_codecs(company.id) == ("PCMA",)
-    repo.ban(ip="192.0.2.9", aor="a@b", blocker="antibruteforce", description="x", brand_id=company.brandId)
-    repo.ban(ip="192.0.2.9", aor="a@b", blocker="antibruteforce", description="again", brand_id=company.brandId)
-    b = t["BannedAddress"]
+    assert repo.company_codecs(company) == ("PCMA",)
+    # ban rows are proxy-users' own runtime state, written by the repository
+    repo.ban(ip="192.0.2.9", aor="a@b", blocker="antibruteforce", description="x", brand_id=demo["brandId"])
+    repo.ban(ip="192.0.2.9", aor="a@b", blocker="antibruteforce", description="again", brand_id=demo["brandId"])
+    b = ENTITY["BannedAddress"].table
     with db.connect() as c:
         rows = c.execute(select(b.c.description, b.c.lastTimeBanned).where(b.c.ip == "192.0.2.9")).all()
     assert len(rows) == 1 and rows[0].description == "again" and rows[0].lastTimeBanned is not None
@@ -289,24 +311,25 @@ def test_trusted_rule_matching() -> None:
     assert pick_trusted([tcp], "udp", "sip:a@x", "sip:1@y") is None
 
 
-def test_repository_trusted_ddis_inter_vpbx_and_ban_rows(db: Engine) -> None:
-    from sqlalchemy import delete, select
-
-    t = {n: ENTITY[n].table for n in ("Company", "Trusted", "Ddi", "Friend", "BannedAddress", "Corporation")}
-    with db.begin() as c:
-        demo = c.execute(select(t["Company"]).where(t["Company"].c.name == "DemoCompany")).one()._mapping
-        base = {k: v for k, v in demo.items() if k not in ("id", "domainUsers", "outgoingDdiId", "corporationId")}
-        ws = c.execute(insert(t["Company"]).values({**base, "name": "W", "type": "wholesale"})).inserted_primary_key[0]
-        other = c.execute(insert(t["Company"]).values({**base, "name": "V2"})).inserted_primary_key[0]
-        c.execute(insert(t["Trusted"]).values(companyId=ws, srcIp="192.0.2.50", proto="udp", fromPattern="@t$"))
-        c.execute(insert(t["Trusted"]).values(companyId=demo["id"], srcIp="192.0.2.50"))  # not wholesale: ignored
-        d1 = c.execute(insert(t["Ddi"]).values(companyId=demo["id"], brandId=demo["brandId"], ddi="944111222",
-                                               ddie164="+34944111222")).inserted_primary_key[0]
-        c.execute(insert(t["Friend"]).values(companyId=demo["id"], name="to-v2", directConnectivity="intervpbx",
-                                             interCompanyId=other, fromDomain="pbx.example"))
-        back = c.execute(insert(t["Friend"]).values(companyId=other, name="to-demo", directConnectivity="intervpbx",
-                                                    interCompanyId=demo["id"])).inserted_primary_key[0]
-    _bump(db)
+def test_repository_trusted_ddis_inter_vpbx_and_ban_rows(db: Engine, prov: Provisioner) -> None:
+    demo = demo_company(db)
+    brand = prov.brand(demo["brandId"])
+    ws = new_client(prov, demo["brandId"], "wholesale", "W")
+    other = new_client(prov, demo["brandId"], "vpbx", "V2", domainUsers="v2.example")
+    brand.post("trusteds", {"company": ws, "srcIp": "192.0.2.50", "proto": "udp", "fromPattern": "@t$", "priority": 0,
+                            "description": ""})
+    brand.post("trusteds", {"company": demo["id"], "srcIp": "192.0.2.50", "priority": 0,
+                            "description": ""})  # not wholesale: ignored
+    es = next(c["id"] for c in brand.list("countries") if c["code"] == "ES")
+    d1 = prov.create("Ddi", brand=demo["brandId"], company=demo["id"], ddi="944111222", country=es, type="inout",
+                     useDdiProviderRoutingTag=False)  # the API derives +34944111222
+    # an inter-vPBX friend: no password; its name, its From domain (the other client's SIP domain)
+    # and its twin in the other client are derived (IvozProvider Friend)
+    prov.create("Friend", company=demo["id"], name="ignored", interCompany=other, directConnectivity="intervpbx",
+                description="", priority=1)
+    back = next(f for f in prov.client(other).list("friends"))
+    name = f"InterCompany{min(demo['id'], other)}_{max(demo['id'], other)}"
+    assert back["name"] == name
     repo = Repository(str(db.url), engine=db)
     repo.begin_request()
     w = repo.wholesale_at("192.0.2.50", "udp", "sip:a@t", "sip:1@x")
@@ -316,22 +339,20 @@ def test_repository_trusted_ddis_inter_vpbx_and_ban_rows(db: Engine) -> None:
     assert repo.ddi_id(demo["id"], "+34944111222") == d1 and repo.ddi_id(demo["id"], "+34944111223") is None
     dom = repo.domain("127.0.0.1")
     assert dom is not None
-    friend = repo.endpoint(dom, "to-v2")
+    friend = repo.endpoint(dom, name)
     assert friend is not None and (friend.connectivity, friend.inter_company_id, friend.from_domain) == (
-        "intervpbx", other, "pbx.example") and not friend.direct
+        "intervpbx", other, "v2.example") and not friend.direct
     peer = repo.inter_vpbx_peer(demo["id"], other)
-    assert peer is not None and peer.id == back
+    assert peer is not None and peer.id == back["id"]
     assert repo.inter_vpbx_peer(other, demo["id"]) == friend  # the other direction
     assert repo.inter_vpbx_peer(demo["id"], ws) is None
-    # a ban stays while its banned_addresses row exists; deleting the row (+ bump) lifts it
-    repo.ban(ip="192.0.2.60", aor="u@d", blocker="antibruteforce", description="x")
+    # a ban (proxy-users' own row) stays while its banned_addresses row exists; the brand operator
+    # unblocking the source through the API (spec 9.8.6) lifts it at the next request
+    repo.ban(ip="192.0.2.60", aor="u@d", blocker="antibruteforce", description="x", brand_id=demo["brandId"])
     assert repo.ban_listed("192.0.2.60", "u@d", "antibruteforce", 1000)
-    b = t["BannedAddress"]
-    with db.begin() as c:
-        c.execute(delete(b).where(b.c.ip == "192.0.2.60"))
-    repo.begin_request()
-    assert repo.ban_listed("192.0.2.60", "u@d", "antibruteforce", 1000)  # cached until the version changes
-    _bump(db)
+    row = next(r for r in brand.list("banned_addresses") if r["ip"] == "192.0.2.60")
+    brand.delete(f"banned_addresses/antibruteforce/{row['id']}")
+    assert repo.ban_listed("192.0.2.60", "u@d", "antibruteforce", 1000)  # the request under way keeps its rows
     repo.begin_request()
     assert not repo.ban_listed("192.0.2.60", "u@d", "antibruteforce", 1000)
     repo.close()

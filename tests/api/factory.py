@@ -442,8 +442,13 @@ class Factory:
 
 
 def contract_dir() -> Path | None:
-    d = Path(__file__).resolve().parents[3] / "shared" / "reference" / "ivozprovider-api"
-    return d if d.is_dir() else None
+    """IvozProvider's API contract: beside the checkout (../shared), or the workplace's copy when the
+    checkout lives elsewhere (CI clones)."""
+    rel = Path("shared") / "reference" / "ivozprovider-api"
+    for d in (Path(__file__).resolve().parents[3] / rel, Path("/work") / rel):
+        if d.is_dir():
+            return d
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

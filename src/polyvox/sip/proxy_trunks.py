@@ -347,8 +347,8 @@ class ProxyTrunks:
     def inbound(self, si: str) -> None:
         providers, candidates = self.repo.ddi_providers()
         called = KSR.pv.get("$rU") or ""
-        # a DDI provider with a local socket is expected on that address only (IvozProvider's
-        # MATCH_DDI: DDIProviderAddresses.ip = $si AND ProxyTrunks.ip = $Ri); without one, anywhere
+        # a DDI provider is expected on its local socket only (IvozProvider's MATCH_DDI:
+        # DDIProviderAddresses.ip = $si AND ProxyTrunks.ip = $Ri); none set is the main address
         local = KSR.pv.get("$Ri") or ""
         reached = tuple(c for c in candidates
                         if providers[c.id].proxy_trunk_ip in (None, local) or si not in c.addresses)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from polyvox.domain import rating, routing
 from polyvox.domain.billing import BillingAccount, BillingMethod
@@ -124,13 +124,20 @@ def _money(value: Any) -> Decimal:
     return rating.round_money(Decimal(str(value if value is not None else 0)))
 
 
+def _local_socket(t: Any, pt: Any) -> Any:
+    """A carrier's or DDI provider's proxy trunks address; none set means the main one (the first
+    entry), as IvozProvider's COALESCE(proxyTrunkId, 1)."""
+    first = pt.alias("main_trunk")
+    return func.coalesce(t.c.proxyTrunkId, select(func.min(first.c.id)).scalar_subquery())
+
+
 class TrunksRepository(Repository):
     # ----- carriers
     def carrier(self, carrier_id: int) -> Carrier | None:
         def load() -> Carrier | None:
             t, pt = _e("Carrier"), _e("ProxyTrunk")
             r = self._execute(select(t, pt.c.ip.label("trunkIp")).select_from(
-                t.outerjoin(pt, pt.c.id == t.c.proxyTrunkId)).where(t.c.id == carrier_id)).first()
+                t.outerjoin(pt, pt.c.id == _local_socket(t, pt))).where(t.c.id == carrier_id)).first()
             if r is None:
                 return None
             return Carrier(r.id, r.brandId, r.name or "", r.transformationRuleSetId, r.mediaRelaySetId,
@@ -221,7 +228,7 @@ class TrunksRepository(Repository):
             provs = {r.id: DdiProvider(r.id, r.brandId, r.name or "", r.transformationRuleSetId, r.mediaRelaySetId,
                                        r.routingTagId, (r.trunkIp or "").strip() or None)
                      for r in self._execute(select(t, pt.c.ip.label("trunkIp")).select_from(
-                         t.outerjoin(pt, pt.c.id == t.c.proxyTrunkId)).order_by(t.c.id)).all()}
+                         t.outerjoin(pt, pt.c.id == _local_socket(t, pt))).order_by(t.c.id)).all()}
             addrs: dict[int, set[str]] = {}
             for r in self._execute(select(a.c.ddiProviderId, a.c.ip)).all():
                 if r.ip:

@@ -180,26 +180,38 @@ def rating_plan(factory: Factory, group: int, **kw: Any) -> dict[str, Any]:
 
 
 def test_rating_plan_group_must_cover_24x7(mod_api: Api, mod_factory: Factory, mod_tokens: dict[str, str]) -> None:
+    """Spec 9.4.3: a rating plan MUST rate calls 24x7. It is built from partial timings in any
+    order; from the moment a rating profile uses it (it rates calls), every write keeps the week
+    covered."""
     tok = mod_tokens["brand"]
     group = mod_factory.create("brand", "RatingPlanGroup")["id"]
-    weekdays = rating_plan(mod_factory, group, timingType="custom", timeIn="00:00:00", saturday=False, sunday=False)
-    body = post_refused(mod_factory, "brand", "RatingPlan", tok, weekdays, "timingType")
+    weekdays = mod_factory.post("brand", "RatingPlan", tok, rating_plan(
+        mod_factory, group, timingType="custom", timeIn="00:00:00", saturday=False, sunday=False))
+    assert weekdays.status_code == 201, weekdays.text  # being built: weekends come next
+    profile = mod_factory.body("brand", "RatingProfile", tok, ratingPlanGroup=group)
+    body = post_refused(mod_factory, "brand", "RatingProfile", tok, profile, "ratingPlanGroup")
     assert "saturday 00:00-24:00" in body["detail"] and "sunday 00:00-24:00" in body["detail"]
     assert "monday" not in body["detail"]
+    weekend = mod_factory.post("brand", "RatingPlan", tok, rating_plan(
+        mod_factory, group, timingType="custom", timeIn="00:00:00", monday=False, tuesday=False, wednesday=False,
+        thursday=False, friday=False))
+    assert weekend.status_code == 201, weekend.text
+    used = mod_factory.post("brand", "RatingProfile", tok, profile)
+    assert used.status_code == 201, used.text
+    # the group rates calls now: no write may open a gap
     late = rating_plan(mod_factory, group, timingType="custom", timeIn="08:00:00")
-    body = post_refused(mod_factory, "brand", "RatingPlan", tok, late, "timingType")
-    assert "monday 00:00-08:00" in body["detail"]
-    # 'always' covers the whole week; then a weekday-only plan may be added on top
+    assert mod_factory.post("brand", "RatingPlan", tok, late).status_code == 201  # adds, opens nothing
+    refused(mod_factory, "brand", "RatingPlan", tok, "timingType",
+            lambda: mod_api.delete("brand", f"/rating_plans/{weekend.json()['id']}", tok))
+    body = put_refused(mod_factory, "brand", "RatingPlan", tok, weekend.json()["id"], {"timeIn": "08:00:00"},
+                       "timingType")
+    assert "saturday 00:00-08:00" in body["detail"]
+    # an 'always' plan covers the week on its own: then the partial ones may go
     always = mod_factory.post("brand", "RatingPlan", tok, rating_plan(mod_factory, group, timingType="always"))
     assert always.status_code == 201, always.text
-    extra = mod_factory.post("brand", "RatingPlan", tok, weekdays)
-    assert extra.status_code == 201, extra.text
-    # removing the 'always' plan, or narrowing it, would leave the weekend uncovered
+    assert mod_api.delete("brand", f"/rating_plans/{weekend.json()['id']}", tok).status_code == 204
     refused(mod_factory, "brand", "RatingPlan", tok, "timingType",
             lambda: mod_api.delete("brand", f"/rating_plans/{always.json()['id']}", tok))
-    put_refused(mod_factory, "brand", "RatingPlan", tok, always.json()["id"],
-                {"timingType": "custom", "timeIn": "00:00:00", "saturday": False, "sunday": False}, "timingType")
-    assert mod_api.delete("brand", f"/rating_plans/{extra.json()['id']}", tok).status_code == 204
 
 
 def _currency(api: Api, tokens: dict[str, str], iden: str) -> int:

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from polyvox.db.model import ENTITY
 from polyvox.workers.billing import bill_pending
 from tests.api.conftest import Api
-from tests.billing.conftest import Setup, billable, cdr, company, create, names, put
+from tests.billing.conftest import Setup, _drg, billable, cdr, company, create, plan, put
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
@@ -59,7 +59,7 @@ def test_rerate_uses_new_rates_with_profiles_active_at_the_call_start(api: Api, 
     put(s, "DestinationRate", s.rates["Retail+34"], cost=D("0.05"))
     put(s, "DestinationRate", s.rates["Wholesale+34"], cost=D("0.02"))
     # a plan activated after the call must not be used
-    late = create(s, "RatingPlanGroup", name=names("Later"), currency=s.eur)
+    late = plan(s, "Later", [_drg(s, "Later", [("+34", "Spain", "9.99", "0", "1s", "0s")])])
     create(s, "RatingProfile", company=s.company, ratingPlanGroup=late, activationTime=dt.datetime(2026, 3, 11))
     r = api.post("brand", "/billable_calls/rerate", tokens["brand"], {"billableCallIds": [ids["out"]]})
     assert r.status_code == 200, r.text

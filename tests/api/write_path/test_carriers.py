@@ -112,3 +112,13 @@ def test_deleting_a_carrier_takes_its_rating_profiles(w: W) -> None:
                  activationTime="2024-01-01 00:00:00")
     w.delete("/carriers", c["id"], "brand")
     assert w.row("RatingProfile", p["id"]) is None
+
+
+def test_carrier_server_address_update(w: W) -> None:
+    """Changing the address of a server given by ip and port moves the SIP proxy with it."""
+    c = carrier(w)
+    s = w.create("/carrier_servers", "brand", carrier=c["id"], authNeeded="no", ip="127.0.0.1", port=5099)
+    got = w.update("/carrier_servers", s["id"], "brand", ip="127.0.0.2")
+    assert (got["ip"], got["hostname"], got["sipProxy"]) == ("127.0.0.2", "127.0.0.2", "127.0.0.2:5099")
+    got = w.update("/carrier_servers", s["id"], "brand", sendPAI=True)
+    assert (got["ip"], got["port"]) == ("127.0.0.2", 5099)

@@ -111,3 +111,9 @@ def test_inter_vpbx_link_created_from_both_ends(w: W) -> None:
 def test_friend_pattern_is_a_regular_expression(w: W) -> None:
     f = friend(w)
     w.refused("/friends_patterns", "regExp", name="p", friend=f["id"], regExp="^(9")
+
+
+def test_friend_address_and_port(w: W) -> None:
+    base = {"company": 1, "description": "", "directConnectivity": "yes", "transport": "udp"}
+    w.refused("/friends", "ip", level="brand", name=f"fr{w.n()}", priority=997, ip="192.0.2", port=5060, **base)
+    w.refused("/friends", "port", level="brand", name=f"fr{w.n()}", priority=996, ip="192.0.2.9", port=70000, **base)

@@ -61,3 +61,11 @@ def test_rating_profile_of_another_brands_plan_is_refused(w: W) -> None:
     r = w.api.post("brand", "/rating_profiles", tenant.tokens["brand"],
                    {"company": tenant.company_id, "ratingPlanGroup": rpg, "activationTime": "2024-01-01 00:00:00"})
     assert r.status_code == 400 and r.json()["violations"][0]["propertyPath"] == "ratingPlanGroup", r.text
+
+
+def test_group_currency_stays_while_used(w: W) -> None:
+    rpg, drg = groups(w)
+    w.create("/rating_plans", "brand", **plan(rpg, drg))
+    usd = w.api.get("brand", "/currencies", w.tok("brand"), params={"iden": "USD"}).json()[0]["id"]
+    w.refused("/rating_plan_groups", "currency", "brand", ident=rpg, currency=usd)
+    w.refused("/destination_rate_groups", "currency", "brand", ident=drg, currency=usd)

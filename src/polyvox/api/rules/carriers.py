@@ -93,13 +93,15 @@ def carrier_server_values(ctx: WriteContext) -> None:
     if sip_proxy and not address_changed:
         _from_sip_proxy(new, sip_proxy)
     else:
+        if ctx.old is not None and ctx.changed("ip") and not ctx.changed("hostname") and \
+                ctx.old.get("hostname") == ctx.old.get("ip"):
+            new["hostname"] = new.get("ip")  # the hostname was the address: it follows it
         host = (new.get("hostname") or "").strip() or (new.get("ip") or "").strip()
         if not host:
             raise invalid("sipProxy", "A carrier server needs its SIP proxy (hostname or IP address).")
         new["port"] = new.get("port") or 5060
         new["sipProxy"] = host if new.get("outboundProxy") else f"{host}:{new['port']}"
-        if not new.get("hostname"):
-            new["hostname"] = host
+        new["hostname"] = new.get("hostname") or host
     ip = new.get("ip")
     if ip is not None and ip != "" and not _valid_ip(str(ip)):
         raise invalid("ip", "This value is not a valid IP address.")

@@ -56,13 +56,35 @@ def rating_plan_currency_and_coverage(ctx: WriteContext) -> None:
                       "Rating plans must only group destination rates using their currency (spec 8.6).")
     if ctx.value("timingType") == "custom" and ctx.value("timeIn") is None:
         raise invalid("timeIn", "A custom timing needs a start time.")
-    if group is not None:
-        plans = _group_timings(conn, group, exclude=ctx.old["id"] if ctx.old else None)
+    this = ctx.old["id"] if ctx.old else None
+    if group is not None and _in_use(conn, group):
+        plans = _group_timings(conn, group, exclude=this)
         plans.append(_timing(ctx.new))
         gaps = uncovered(plans)
         if gaps:
-            raise invalid("timingType", "A rating plan MUST be capable of rating calls 24x7 (spec 9.4.3); "
-                                        f"not covered: {format_gaps(gaps)}")
+            raise invalid("timingType", "A rating plan MUST be capable of rating calls 24x7 (spec 9.4.3) and this "
+                                        f"one rates calls already; not covered: {format_gaps(gaps)}")
+    before = ctx.old.get("ratingPlanGroupId") if ctx.old else None
+    if before is not None and before != group and _in_use(conn, before):
+        gaps = uncovered(_group_timings(conn, before, exclude=this))
+        if gaps:
+            raise invalid("ratingPlanGroup", "Moving this destination rate would leave its rating plan, which rates "
+                                             f"calls, unable to rate 24x7: {format_gaps(gaps)}")
+
+
+def _in_use(conn: Connection, group: int) -> bool:
+    """A rating plan group rates calls once a rating profile of a client or carrier uses it. The
+    24x7 warning of spec 9.4.3 holds from then on; before, the plan is being built and may be
+    assembled from partial timings (weekdays, then weekends) in any order."""
+    rp = table("RatingProfile")
+    return conn.execute(select(rp.c.id).where(rp.c.ratingPlanGroupId == group).limit(1)).first() is not None
+
+
+def check_covers_week(conn: Connection, group: int, field: str) -> None:
+    gaps = uncovered(_group_timings(conn, group, exclude=None))
+    if gaps:
+        raise invalid(field, "A rating plan MUST be capable of rating calls 24x7 (spec 9.4.3); not covered: "
+                             + format_gaps(gaps))
 
 
 def _timing(row: dict[str, Any]) -> tuple[str, dt.time | None, tuple[bool, ...]]:
@@ -113,8 +135,10 @@ def format_gaps(gaps: list[tuple[int, int, int]]) -> str:
 @pre_remove("RatingPlan")
 def rating_plan_delete_keeps_coverage(ctx: WriteContext) -> None:
     conn, row = ctx.conn, ctx.new
+    if row["ratingPlanGroupId"] is None or not _in_use(conn, row["ratingPlanGroupId"]):
+        return
     plans = _group_timings(conn, row["ratingPlanGroupId"], exclude=row["id"])
-    if plans and uncovered(plans):
+    if uncovered(plans):
         raise ApiError(400, "Deleting this rating plan would leave its group unable to rate calls 24x7: "
                             f"{format_gaps(uncovered(plans))}", field="timingType")
 
@@ -137,6 +161,8 @@ def rating_profile_currency(ctx: WriteContext) -> None:
         owner, owner_cur = "carrier", _effective(conn, "Carrier", carrier, brand_id)
     if plan_currency != owner_cur:
         raise invalid("ratingPlanGroup", f"The rating plan's currency differs from the {owner}'s (spec 8.6).")
+    if ctx.changed("ratingPlanGroupId"):
+        check_covers_week(conn, group, "ratingPlanGroup")
 
 
 @pre_persist("Company", "Carrier")
@@ -237,3 +263,25 @@ def rating_profile_owner(ctx: WriteContext) -> None:
 # --- proxy trunks (spec 8.14.2)
 
 
+
+
+@pre_persist("RatingPlanGroup", "DestinationRateGroup")
+def group_currency_change(ctx: WriteContext) -> None:
+    """Spec 8.6 (RatingPlan/RatingProfile CheckValidCurrency from the other side): a rating plan
+    group or destination rate group keeps the currency its rating plans and profiles rely on."""
+    if ctx.old is None:
+        return
+    conn, brand = ctx.conn, ctx.value("brandId")
+    old_cur = ctx.old.get("currencyId") or _brand_currency(conn, brand)
+    new_cur = ctx.value("currencyId") or _brand_currency(conn, brand)
+    if old_cur == new_cur:
+        return
+    plans = table("RatingPlan")
+    col = plans.c.ratingPlanGroupId if ctx.entity == "RatingPlanGroup" else plans.c.destinationRateGroupId
+    used = conn.execute(select(func.count()).select_from(plans).where(col == ctx.old["id"])).scalar()
+    if ctx.entity == "RatingPlanGroup":
+        rp = table("RatingProfile")
+        used = used or conn.execute(select(func.count()).select_from(rp)
+                                    .where(rp.c.ratingPlanGroupId == ctx.old["id"])).scalar()
+    if used:
+        raise invalid("currency", "The currency cannot change while rating plans or profiles rely on it (spec 8.6).")

@@ -178,6 +178,10 @@ class Ctx:
 Override = Callable[[Ctx], dict[str, Any]]
 
 
+def rating_ready_group(c: Ctx) -> int:
+    return c.factory.rating_ready_group(c.level, c.token)
+
+
 def _urltype(level: str) -> str:
     return {"platform": "brand", "brand": "admin"}.get(level, "user")
 
@@ -198,7 +202,8 @@ OVERRIDES: dict[str, Override] = {
     # (weights are unique within a group: IvozProvider's ratingPlan_ratingPlanGroup_weight key)
     "RatingPlan": lambda c: {"timingType": "always", "timeIn": "00:00:00", "weight": 10 + c.n},
     # a rating profile belongs to one client (or carrier), activation time explicit
-    "RatingProfile": lambda c: {"company": c.pick("Company"), "activationTime": "2024-01-01 00:00:00"},
+    "RatingProfile": lambda c: {"company": c.pick("Company"), "activationTime": "2024-01-01 00:00:00",
+                                "ratingPlanGroup": rating_ready_group(c)},
     "DestinationRate": lambda c: {"rateIncrement": "60s", "groupIntervalStart": "0s", "cost": 0.01,
                                   "connectFee": 0},
     "Destination": lambda c: {"prefix": f"+{990000 + c.n}", "name": {"en": f"dst{c.n}", "es": f"dst{c.n}"}},
@@ -283,7 +288,7 @@ class Factory:
         self._picks: dict[tuple[str, str, str], int] = {}
         for level, tok in tokens.items():
             self.level_of[tok] = level
-            if level in PARENT:
+            if level in PARENT and PARENT[level] in tokens:
                 self.parent[tok] = tokens[PARENT[level]]
 
     def register(self, level: str, token: str, parent: str | None = None) -> str:
@@ -425,6 +430,17 @@ class Factory:
 
     def post(self, level: str, resource: str, token: str | None, body: Any) -> httpx.Response:
         return self.api.post(level, path_of(resource), self.token(level, token), body)
+
+    def rating_ready_group(self, level: str, token: str | None = None, group: int | None = None,
+                           currency: int | None = None) -> int:
+        """A rating plan group that rates calls 24x7 (spec 9.4.3), as a rating profile needs it:
+        one destination rate group (of the group's currency) timed 'always'."""
+        cur = {"currency": currency} if currency is not None else {}
+        if group is None:
+            group = int(self.create(level, "RatingPlanGroup", token, **cur)["id"])
+        drg = self.create(level, "DestinationRateGroup", token, **cur)["id"]
+        self.create(level, "RatingPlan", token, ratingPlanGroup=group, destinationRateGroup=drg)
+        return group
 
     def create(self, level: str, resource: str, token: str | None = None, *, _depth: int = 0,
                **overrides: Any) -> dict[str, Any]:

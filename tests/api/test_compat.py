@@ -33,9 +33,10 @@ TIME = re.compile(r"\d{2}:\d{2}:\d{2}")
 
 
 def _rating_group(api: Api, token: str) -> int:
+    """A rating plan group a rating profile may use: it rates 24x7 (spec 9.4.3)."""
     r = api.post("brand", "/rating_plan_groups", token, {"name": I18N, "description": I18N})
     assert r.status_code == 201, r.text
-    return int(r.json()["id"])
+    return Factory(api, {"brand": token}).rating_ready_group("brand", token, group=int(r.json()["id"]))
 
 
 def _stored(db: Engine, entity: str, ident: int, column: str) -> Any:

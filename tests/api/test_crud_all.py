@@ -175,6 +175,7 @@ def existing_row(factory: Factory, level: str, resource: str, token: str) -> int
             r = factory.api.put("brand", f"/companies/{company}", brand, {"routingTagIds": [*tags, ident]})
             assert r.status_code == 200, r.text
         else:
+            factory.rating_ready_group("brand", brand, group=ident)
             factory.create("brand", "RatingProfile", brand, company=company, ratingPlanGroup=ident)
     return ident
 

@@ -225,14 +225,14 @@ def test_rating_profile_currency_must_match_client(mod_api: Api, mod_factory: Fa
     tok = mod_tokens["brand"]
     usd, eur = _currency(mod_api, mod_tokens, "USD"), _currency(mod_api, mod_tokens, "EUR")
     company = mod_factory.create("brand", "Company", tok, currency=eur)["id"]
-    dollars = mod_factory.create("brand", "RatingPlanGroup", tok, currency=usd)["id"]
-    euros = mod_factory.create("brand", "RatingPlanGroup", tok, currency=eur)["id"]
+    dollars = mod_factory.rating_ready_group("brand", tok, currency=usd)
+    euros = mod_factory.rating_ready_group("brand", tok, currency=eur)
     body = mod_factory.body("brand", "RatingProfile", tok, company=company, ratingPlanGroup=dollars)
     post_refused(mod_factory, "brand", "RatingProfile", tok, body, "ratingPlanGroup")
     ok = mod_factory.create("brand", "RatingProfile", tok, company=company, ratingPlanGroup=euros)
     put_refused(mod_factory, "brand", "RatingProfile", tok, ok["id"], {"ratingPlanGroup": dollars}, "ratingPlanGroup")
     # a plan group without currency uses the brand's (EUR): accepted
-    brand_default = mod_factory.create("brand", "RatingPlanGroup", tok)["id"]
+    brand_default = mod_factory.rating_ready_group("brand", tok)
     mod_factory.create("brand", "RatingProfile", tok, company=company, ratingPlanGroup=brand_default)
     # the client cannot move to USD while EUR rating plans are assigned
     put_refused(mod_factory, "brand", "Company", tok, company, {"currency": usd}, "currency")
@@ -242,15 +242,14 @@ def test_rating_profile_currency_must_match_carrier(mod_factory: Factory, mod_to
     tok = mod_tokens["brand"]
     usd = _currency(mod_factory.api, mod_tokens, "USD")
     carrier = mod_factory.create("brand", "Carrier", tok)["id"]  # brand currency (EUR)
-    dollars = mod_factory.create("brand", "RatingPlanGroup", tok, currency=usd)["id"]
+    dollars = mod_factory.rating_ready_group("brand", tok, currency=usd)
     body = mod_factory.body("brand", "RatingProfile", tok, company=None, carrier=carrier, ratingPlanGroup=dollars)
     post_refused(mod_factory, "brand", "RatingProfile", tok, body, "ratingPlanGroup")
 
 
 def test_rating_profile_activation_time_defaults_to_now(mod_factory: Factory, mod_tokens: dict[str, str]) -> None:
     tok = mod_tokens["brand"]
-    body = mod_factory.body("brand", "RatingProfile", tok, ratingPlanGroup=mod_factory.create("brand",
-                                                                                              "RatingPlanGroup")["id"])
+    body = mod_factory.body("brand", "RatingProfile", tok, ratingPlanGroup=mod_factory.rating_ready_group("brand", tok))
     del body["activationTime"]
     r = mod_factory.post("brand", "RatingProfile", tok, body)
     assert r.status_code == 201, r.text

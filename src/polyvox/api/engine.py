@@ -612,9 +612,9 @@ def check_unique(ctx: WriteContext, u: policy.Unique) -> None:
         raise invalid(u.fields[0], u.message)
 
 
-def owner_brand(conn: Connection, ent: EntityDef, values: dict[str, Any]) -> Any:
-    """The brand a (new) row belongs to, following its ownership path."""
-    path = ent.brand_path
+def owner_along(conn: Connection, ent: EntityDef, path: tuple[str, ...] | None, values: dict[str, Any]) -> Any:
+    """The owner a (new) row reaches by following an ownership path (``ent.brand_path``,
+    ``ent.company_path``) from its column values."""
     if path is None:
         return None
     cur_ent, cur_vals = ent, values
@@ -630,6 +630,15 @@ def owner_brand(conn: Connection, ent: EntityDef, values: dict[str, Any]) -> Any
             return None
         cur_vals = dict(row._mapping)
     return None
+
+
+def owner_brand(conn: Connection, ent: EntityDef, values: dict[str, Any]) -> Any:
+    return owner_along(conn, ent, ent.brand_path, values)
+
+
+def owner_company(conn: Connection, ent: EntityDef, values: dict[str, Any]) -> int | None:
+    v = owner_along(conn, ent, ent.company_path, values)
+    return None if v is None else int(v)
 
 
 def bump_version(conn: Connection) -> None:

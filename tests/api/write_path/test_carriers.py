@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.api.factory import Factory
 from tests.api.write_path.conftest import W
 
 
@@ -108,6 +109,7 @@ def test_deleting_a_carrier_takes_its_rating_profiles(w: W) -> None:
     c = carrier(w, calculateCost=True)
     n = w.n()
     rpg = w.create("/rating_plan_groups", "brand", name={"en": f"g{n}", "es": f"g{n}"})
+    Factory(w.api, w.tokens).rating_ready_group("brand", group=rpg["id"])
     p = w.create("/rating_profiles", "brand", carrier=c["id"], ratingPlanGroup=rpg["id"],
                  activationTime="2024-01-01 00:00:00")
     w.delete("/carriers", c["id"], "brand")

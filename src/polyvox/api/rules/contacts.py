@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from polyvox.api.errors import invalid
 from polyvox.api.lifecycle import WriteContext, pre_persist
+from polyvox.api.rules._base import is_email
 
 
 @pre_persist("Contact")
@@ -14,7 +13,7 @@ def contact_email(ctx: WriteContext) -> None:
     email = ctx.value("email")
     if not email:
         raise invalid("email", "This value should not be blank: a contact needs an e-mail address.")
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+    if not is_email(email):
         raise invalid("email", "This value is not a valid e-mail address.")
     if ctx.value("name") is None:
         ctx.new["name"] = email.split("@")[0][:100]

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from polyvox.api.errors import invalid
 from polyvox.api.lifecycle import WriteContext, post_persist, post_remove, pre_persist
-from polyvox.api.rules._base import table
+from polyvox.api.rules._base import check_regexp, table
 from polyvox.api.rules.domains import domain_of_company
 
 TERMINAL_NAME = re.compile(r"^[a-zA-Z0-9_*]+$")
@@ -188,10 +188,4 @@ def inter_vpbx_twin_goes(ctx: WriteContext) -> None:
 def friend_pattern_regexp(ctx: WriteContext) -> None:
     """A friend's pattern is a regular expression the dialled numbers are matched against (the
     call path never matches an invalid one: the friend would silently get no calls)."""
-    pattern = ctx.value("regExp")
-    if not pattern:
-        raise invalid("regExp", "This value should not be blank.")
-    try:
-        re.compile(pattern)
-    except re.error as e:
-        raise invalid("regExp", f"This is not a valid regular expression ({e}).") from e
+    check_regexp("regExp", ctx.value("regExp"))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from polyvox.api.errors import invalid
 from polyvox.api.lifecycle import WriteContext, pre_persist
+from polyvox.api.rules._base import is_email
 from polyvox.api.rules.targets import same_client
 
 
@@ -19,6 +18,6 @@ def fax_values(ctx: WriteContext) -> None:
         email = (ctx.value("email") or "").strip()
         if not email:
             raise invalid("email", "This value should not be blank: received faxes are sent to this e-mail.")
-        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        if not is_email(email):
             raise invalid("email", "This value is not a valid e-mail address.")
     same_client(ctx, "outgoingDdi", ctx.value("outgoingDdiId"), ctx.value("companyId"))

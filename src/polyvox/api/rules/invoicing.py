@@ -15,9 +15,7 @@ from sqlalchemy import func, select
 
 from polyvox.api.errors import ApiError, invalid
 from polyvox.api.lifecycle import WriteContext, pre_persist
-from polyvox.api.rules._base import table
-
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+from polyvox.api.rules._base import is_email, table
 
 
 def _same_brand(ctx: WriteContext, col: str, entity: str) -> None:
@@ -97,7 +95,7 @@ def invoice_scheduler_values(ctx: WriteContext) -> None:
     """InvoiceScheduler setters: a valid e-mail, a frequency of at least 1; the client, template
     and sequence of the scheduler's brand."""
     email = ctx.value("email")
-    if email and not EMAIL.fullmatch(email):
+    if email and not is_email(email):
         raise invalid("email", "This value is not a valid e-mail address.")
     if int(ctx.value("frequency") or 0) < 1:
         raise invalid("frequency", "This value should be greater than or equal to 1.")
@@ -147,7 +145,7 @@ def call_csv_scheduler_values(ctx: WriteContext) -> None:
     elif new.get("ddiProviderId") is not None:
         raise invalid("ddiProvider", "Filter by ddi provider is only possible for inbound calls.")
     email = new.get("email")
-    if email and not EMAIL.fullmatch(email):
+    if email and not is_email(email):
         raise invalid("email", "This value is not a valid e-mail address.")
     if int(new.get("frequency") or 0) < 1:
         raise invalid("frequency", "This value should be greater than or equal to 1.")
@@ -217,5 +215,5 @@ def notification_content_unique(ctx: WriteContext) -> None:
     if ctx.conn.execute(q).scalar():
         raise invalid("language", "This template already has a content in this language.")
     email = ctx.value("fromAddress")
-    if email and not EMAIL.fullmatch(email):
+    if email and not is_email(email):
         raise invalid("fromAddress", "This value is not a valid e-mail address.")

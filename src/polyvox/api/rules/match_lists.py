@@ -3,13 +3,11 @@ MatchListPattern ``sanitizeValues()``."""
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 
 from polyvox.api.errors import ApiError, invalid
 from polyvox.api.lifecycle import WriteContext, pre_persist
-from polyvox.api.rules._base import table
+from polyvox.api.rules._base import check_regexp, table
 from polyvox.api.rules.targets import owner_company
 
 
@@ -31,13 +29,7 @@ def match_list_pattern_values(ctx: WriteContext) -> None:
             raise invalid("numberCountry", "This value should not be blank: a number pattern needs its country.")
     elif kind == "regexp":
         ctx.new["numbervalue"] = ctx.new["numberCountryId"] = None
-        pattern = ctx.value("regexp")
-        if not pattern:
-            raise invalid("regexp", "This value should not be blank: a regexp pattern needs a regular expression.")
-        try:
-            re.compile(pattern)
-        except re.error as e:
-            raise invalid("regexp", f"This is not a valid regular expression ({e}).") from e
+        check_regexp("regexp", ctx.value("regexp"))
 
 
 def _list_usable(ctx: WriteContext, field: str, ident: int | None) -> None:

@@ -17,11 +17,11 @@ generalised); rows that are nothing but a route (IVR entries, call forwards) go 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from polyvox.api.engine import owner_company
 from polyvox.api.errors import invalid
 from polyvox.api.lifecycle import WriteContext, pre_persist, pre_remove
 from polyvox.db.model import ENTITY, EntityDef
@@ -118,26 +118,6 @@ ROUTES: dict[str, tuple[Route, ...]] = {
 def _col(ent: EntityDef, name: str) -> str | None:
     f = ent.fields.get(name)
     return f.column if f is not None else None
-
-
-def owner_company(conn: Connection, ent: EntityDef, values: dict[str, Any]) -> int | None:
-    """The client a (new) row belongs to, following its ownership path."""
-    path = ent.company_path
-    if path is None:
-        return None
-    cur_ent, cur = ent, values
-    for i, hop in enumerate(path):
-        f = cur_ent.fields[hop]
-        assert f.column and f.target
-        v = cur.get(f.column)
-        if v is None or i == len(path) - 1:
-            return v  # type: ignore[no-any-return]
-        cur_ent = ENTITY[f.target]
-        row = conn.execute(select(cur_ent.table).where(cur_ent.table.c.id == v)).first()
-        if row is None:
-            return None
-        cur = dict(row._mapping)
-    return None
 
 
 def same_client(ctx: WriteContext, field: str, ident: int | None, company: int | None) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from polyvox.api.errors import ApiError, invalid
 from polyvox.api.lifecycle import WriteContext, post_persist, pre_persist, pre_remove
-from polyvox.api.rules._base import table
+from polyvox.api.rules._base import is_email, table
 
 
 @pre_persist("Extension")
@@ -26,7 +26,7 @@ def extension_number(ctx: WriteContext) -> None:
 @pre_persist("User")
 def user_email(ctx: WriteContext) -> None:
     email = ctx.value("email")
-    if email is not None and email != "" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+    if email is not None and email != "" and not is_email(email):
         raise invalid("email", "This value is not a valid e-mail address.")
     if email == "":
         ctx.new["email"] = None

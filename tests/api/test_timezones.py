@@ -7,6 +7,7 @@ from sqlalchemy import Engine, select
 
 from polyvox.db.model import ENTITY
 from tests.api.conftest import Api
+from tests.api.factory import Factory
 
 I18N = {"en": "g", "es": "g", "ca": "g", "it": "g", "eu": "g"}
 
@@ -15,6 +16,7 @@ def test_datetimes_follow_the_administrators_timezone(api: Api, tokens: dict[str
     token = tokens["brand"]  # the demo brand operator's timezone is Europe/Madrid (UTC+1 in January)
     group = api.post("brand", "/rating_plan_groups", token, {"name": I18N, "description": I18N})
     assert group.status_code == 201, group.text
+    Factory(api, tokens).rating_ready_group("brand", token, group=group.json()["id"])  # it rates 24x7
     r = api.post("brand", "/rating_profiles", token, {"company": 1, "ratingPlanGroup": group.json()["id"],
                                                      "activationTime": "2027-01-10 10:00:00"})
     assert r.status_code == 201, r.text

@@ -67,3 +67,19 @@ def db(template_db: str, tmp_path: Path) -> Iterator[Engine]:
         eng = make_engine(f"sqlite:///{dst}")
         yield eng
         eng.dispose()
+
+
+@pytest.fixture()
+def empty_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database (no migration applied), for migration tests."""
+    if backend() == "postgresql":
+        name = f"polyvox_m_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"

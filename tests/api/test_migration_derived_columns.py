@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
-import pytest
-from sqlalchemy import create_engine, insert, make_url, select, text
+from sqlalchemy import insert, select
 
 from polyvox.db.engine import make_engine, upgrade
 from polyvox.db.model import ENTITY
-from tests.conftest import PG_ADMIN_URL, backend
-
-
-@pytest.fixture()
-def empty_url(tmp_path: Path) -> object:
-    if backend() != "postgresql":
-        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        return
-    name = f"polyvox_mig_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_missing_domains_and_ddi_numbers_are_filled(empty_url: str) -> None:

@@ -5,14 +5,11 @@ database (through the HTTP API) and on a database seeded with the earlier number
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, create_engine, func, make_url, select, text
+from sqlalchemy import Engine, func, select
 
 from polyvox import refdata as rd
 from polyvox.db.engine import alembic_config, make_engine, upgrade
@@ -140,22 +137,6 @@ def test_new_brand_routing_patterns_and_groups(api: Api, tokens: dict[str, str],
 
 
 # --------------------------------------------------------- migration of old numbering
-@pytest.fixture()
-def empty_url(tmp_path: Path) -> Iterator[str]:
-    """An empty database (no revision applied)."""
-    if os.environ.get("POLYVOX_TEST_DB", "sqlite") == "postgresql":
-        name = f"polyvox_m_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    else:
-        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
-
-
 def _t(entity: str) -> Any:
     return ENTITY[entity].table
 

@@ -9,6 +9,7 @@ from polyvox.api.errors import invalid
 from polyvox.db.model import ENTITY
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+E164_PREFIX = re.compile(r"\+[0-9]+")  # destinations and routing patterns
 
 
 def table(name: str) -> Any:

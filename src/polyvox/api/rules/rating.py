@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from polyvox.api.errors import ApiError, invalid
 from polyvox.api.lifecycle import WriteContext, pre_persist, pre_remove
-from polyvox.api.rules._base import table
+from polyvox.api.rules._base import E164_PREFIX, table
 
 ROUTING_TAG = re.compile(r"^[0-9]{1,3}#$")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -236,7 +236,7 @@ def destination_rate_group_fee(ctx: WriteContext) -> None:
 def destination_prefix(ctx: WriteContext) -> None:
     """Destination::setPrefix: '+' and digits (E.164)."""
     prefix = ctx.value("prefix")
-    if prefix is None or not re.fullmatch(r"\+[0-9]+", prefix):
+    if prefix is None or not E164_PREFIX.fullmatch(prefix):
         raise invalid("prefix", "A destination prefix is '+' followed by digits (E.164), e.g. '+34'.")
 
 

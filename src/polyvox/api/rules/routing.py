@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from polyvox.api.errors import invalid
 from polyvox.api.lifecycle import WriteContext, pre_persist, pre_remove
-from polyvox.api.rules._base import table
+from polyvox.api.rules._base import E164_PREFIX, table
 
 ROUTE_PREFIX = re.compile(r"[0-9*#+]{1,25}", re.ASCII)
 
@@ -155,7 +155,7 @@ def route_carriers_go(ctx: WriteContext) -> None:
 def routing_pattern_prefix(ctx: WriteContext) -> None:
     """RoutingPattern::setPrefix: a prefix in E.164, '+' and digits."""
     prefix = ctx.value("prefix")
-    if prefix is None or not re.fullmatch(r"\+[0-9]+", prefix):
+    if prefix is None or not E164_PREFIX.fullmatch(prefix):
         raise invalid("prefix", "A routing pattern prefix is '+' followed by digits (E.164), e.g. '+34'.")
 
 

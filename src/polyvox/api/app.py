@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine as SqlEngine
@@ -18,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from polyvox.api import actions, files, query, rules  # noqa: F401  (rules register validators)
-from polyvox.api.auth import LEVELS, Principal, TokenService, exchange, login_admin, login_user
-from polyvox.api.engine import CURRENT_GOD, CURRENT_TZ, Engine, Resource, check_privilege
+from polyvox.api import actions, datetimes, files, query, rules  # noqa: F401  (rules register validators)
+from polyvox.api.auth import LEVELS, Principal, TokenService, exchange
+from polyvox.api.engine import CURRENT_GOD, CURRENT_TZ, Engine, Resource, as_int, check_privilege
 from polyvox.api.errors import ApiError
 from polyvox.api.openapi import build_openapi
 
@@ -42,6 +41,7 @@ class LevelApi:
         self._doc: dict[str, Any] | None = None
         self.app.add_exception_handler(ApiError, lambda _r, e: e.response())  # type: ignore[arg-type,return-value]
         self.app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+        self.app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
         self._routes()
 
     # -- helpers
@@ -55,9 +55,9 @@ class LevelApi:
         CURRENT_GOD.set(p.is_global_operator)
         tz_name = request.query_params.get("_timezone") or p.timezone
         try:
-            CURRENT_TZ.set(ZoneInfo(tz_name) if tz_name else None)
-        except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ApiError(400, f"unknown timezone '{tz_name}'", field="_timezone") from e
+            CURRENT_TZ.set(datetimes.zone(tz_name) if tz_name else None)
+        except datetimes.DateTimeFormatError as e:
+            raise ApiError(400, str(e), field="_timezone") from e
         return p
 
     def run(self, fn: Callable[[Connection], Any]) -> Any:
@@ -115,14 +115,15 @@ class LevelApi:
         username, password = form.get("username"), form.get("password")
         if not username or not password:
             raise ApiError(400, "username and password are required", field="username" if not username else "password")
-        return JSONResponse(self.run(lambda c: self.tokens.issue(c, login_admin(c, self.level, username, password))))
+        return JSONResponse(await _in_thread(self.tokens.login, self.level, username, password,
+                                             _client_address(request)))
 
     async def user_login(self, request: Request) -> JSONResponse:
         form = await _form(request)
         email, password = form.get("email") or form.get("username"), form.get("password")
         if not email or not password:
             raise ApiError(400, "email and password are required", field="email" if not email else "password")
-        return JSONResponse(self.run(lambda c: self.tokens.issue(c, login_user(c, email, password))))
+        return JSONResponse(await _in_thread(self.tokens.login, "user", email, password, _client_address(request)))
 
     async def token_refresh(self, request: Request) -> JSONResponse:
         form = await _form(request)
@@ -140,12 +141,7 @@ class LevelApi:
 
         def opt_int(name: str) -> int | None:
             v = form.get(name)
-            if v in (None, ""):
-                return None
-            try:
-                return int(v)
-            except ValueError as e:
-                raise ApiError(400, "must be an integer", field=name) from e
+            return None if v in (None, "") else as_int(name, v)
 
         def do(c: Connection) -> dict[str, str]:
             p = exchange(c, origin, self.level, username=form.get("username") or None,
@@ -319,31 +315,11 @@ def _format(request: Request, allow_csv: bool = True) -> str:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    ctype = request.headers.get("content-type", "")
-    if "json" in ctype:
-        try:
-            data = json.loads(await request.body() or b"{}")
-        except ValueError as e:
-            raise ApiError(400, "Invalid JSON body") from e
-        return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-    form = await request.form()
-    merged = {k: str(v) for k, v in form.items()}
-    for k, v in request.query_params.items():
-        merged.setdefault(k, v)
-    return merged
+    return await files.read_form(request)
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        raise ApiError(400, "The request body is empty; a JSON object is expected.")
-    try:
-        data = json.loads(raw)
-    except ValueError as e:
-        raise ApiError(400, f"Syntax error in the JSON body: {e}") from e
-    if isinstance(data, dict):
-        data = {k: v for k, v in data.items() if not k.startswith("@")}
-    return data
+def _client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
@@ -356,8 +332,18 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> Respons
     return ApiError(exc.status_code, str(exc.detail)).response()
 
 
+async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+    """FastAPI's own parameter validation (typed path parameters of custom operations): a 400
+    problem naming the parameter, like every other invalid input."""
+    errors = exc.errors()
+    violations = [{"propertyPath": str(e.get("loc", ("", "?"))[-1]), "message": str(e.get("msg", "invalid"))}
+                  for e in errors] or [{"propertyPath": "", "message": "invalid request"}]
+    first = violations[0]
+    return ApiError(400, first["message"], field=first["propertyPath"], violations=violations).response()
+
+
 def create_app(db: SqlEngine, secret: str, ttl: int = 3600) -> FastAPI:
-    tokens = TokenService(secret, ttl=ttl)
+    tokens = TokenService(secret, ttl=ttl, db=db)
     root = FastAPI(title="Polyvox", docs_url=None, redoc_url=None, openapi_url=None)
     root.state.levels = {}
     for level in LEVELS:

@@ -91,10 +91,25 @@ def _tzinfo(token: str) -> dt.tzinfo:
     for name in (token, "/".join("_".join(w[:1].upper() + w[1:].lower() for w in part.split("_"))
                                  for part in token.split("/"))):
         try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+            return zone(name)
+        except DateTimeFormatError:
             continue
     raise DateTimeFormatError(f"unknown timezone '{token}'")
+
+
+# The longest IANA zone name is 32 characters; longer input is refused before it reaches the
+# file system (a 5,000-character name is an OSError "file name too long" there).
+MAX_ZONE_NAME = 64
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA timezone ``name`` (request ``_timezone``, principal's timezone, offsets in values)."""
+    if not name or len(name) > MAX_ZONE_NAME or "\x00" in name:
+        raise DateTimeFormatError(f"unknown timezone '{name[:MAX_ZONE_NAME]}'")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as e:
+        raise DateTimeFormatError(f"unknown timezone '{name}'") from e
 
 
 def _time(m: re.Match[str]) -> dt.time | None:
@@ -145,7 +160,10 @@ def parse_datetime(value: object, tz: dt.tzinfo | None) -> dt.datetime:
     else:
         raise DateTimeFormatError(f"not a date-time: {value!r}")
     if d.tzinfo is not None:
-        d = d.astimezone(dt.UTC).replace(tzinfo=None)
+        try:
+            d = d.astimezone(dt.UTC).replace(tzinfo=None)
+        except OverflowError as e:  # 9999-12-31 23:00 -05:00 is past year 9999 in UTC
+            raise DateTimeFormatError("the date-time is out of range in UTC") from e
     return d.replace(microsecond=0)
 
 

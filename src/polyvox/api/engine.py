@@ -213,6 +213,42 @@ def check_privilege(conn: Connection, p: Principal, res: Resource, op: str) -> N
 # ---------------------------------------------------------------------------------------------
 # values
 
+# Integers are stored in SQL INTEGER columns (PostgreSQL's int4; ids too): a value outside this
+# range can be neither stored nor matched, and Python ints beyond 64 bits overflow SQLite's driver.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# Numeric(20, 4): 16 digits before the decimal point.
+NUMBER_LIMIT = Decimal(10) ** 16
+_INT_TEXT = re.compile(r"[-+]?\d{1,20}")
+
+
+def check_text(path: str, v: str) -> None:
+    """Text that the databases can store: valid Unicode (no lone surrogate) and no NUL."""
+    if "\x00" in v:
+        raise invalid(path, "This value must not contain NUL characters.")
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise invalid(path, "This value is not valid Unicode text.") from e
+
+
+def as_int(path: str, v: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """One integer of a request: a JSON integer or a string of digits (query strings and forms
+    carry only text). Floats (even 1.0) and booleans are refused, as is anything the INTEGER
+    columns cannot hold. Used for body fields, references, path ids and query parameters alike."""
+    if isinstance(v, bool) or not isinstance(v, (int, str)):
+        raise invalid(path, "This value should be of type integer.")
+    if isinstance(v, str):
+        if not _INT_TEXT.fullmatch(v.strip()):
+            raise invalid(path, "This value should be of type integer.")
+        v = int(v)
+    lo = INT_MIN if minimum is None else max(minimum, INT_MIN)
+    hi = INT_MAX if maximum is None else min(maximum, INT_MAX)
+    if v < lo:
+        raise invalid(path, f"This value should be greater than or equal to {lo}.")
+    if v > hi:
+        raise invalid(path, f"This value should be less than or equal to {hi}.")
+    return v
+
 
 def to_json_value(f: FieldDef, v: Any) -> Any:
     if v is None:
@@ -236,15 +272,8 @@ def parse_scalar(f: FieldDef, path: str, v: Any) -> Any:
         return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     t = f.type
     if t == "integer":
-        if isinstance(v, bool) or not isinstance(v, int):
-            if isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):
-                v = int(v)
-            else:
-                raise invalid(path, "This value should be of type integer.")
-        if f.minimum is not None and v < f.minimum:
-            raise invalid(path, f"This value should be greater than or equal to {int(f.minimum)}.")
-        if f.maximum is not None and v > f.maximum:
-            raise invalid(path, f"This value should be less than or equal to {int(f.maximum)}.")
+        v = as_int(path, v, minimum=None if f.minimum is None else int(f.minimum),
+                   maximum=None if f.maximum is None else int(f.maximum))
     elif t == "boolean":
         if isinstance(v, bool):
             pass
@@ -261,6 +290,8 @@ def parse_scalar(f: FieldDef, path: str, v: Any) -> Any:
             raise invalid(path, "This value should be of type number.") from e
         if not v.is_finite():
             raise invalid(path, "This value should be a finite number.")
+        if abs(v) >= NUMBER_LIMIT:
+            raise invalid(path, f"This value should be less than {NUMBER_LIMIT:f} in absolute value.")
         if f.minimum is not None and v < Decimal(str(f.minimum)):
             raise invalid(path, f"This value should be greater than or equal to {f.minimum}.")
     elif t == "date-time":
@@ -277,11 +308,23 @@ def parse_scalar(f: FieldDef, path: str, v: Any) -> Any:
             v = str(v)
         if not isinstance(v, str):
             raise invalid(path, "This value should be of type string.")
+        check_text(path, v)
         if f.max_length is not None and len(v) > f.max_length:
             raise invalid(path, f"This value is too long. It should have {f.max_length} characters or less.")
     if f.enum is not None and str(v) not in f.enum and not (t == "integer" and str(v) in f.enum):
         raise invalid(path, f"The value you selected is not a valid choice ({', '.join(f.enum)}).")
     return v
+
+
+def path_id(ident: Any, name: str = "id") -> int:
+    """The ``{id}`` of an item path: not a number is no such item (404); a number no row can
+    have is a 400 naming the parameter."""
+    text = str(ident).strip()
+    if not re.fullmatch(r"[-+]?\d+", text):
+        raise not_found()
+    if len(text) > 20:
+        raise invalid(name, f"This value should be less than or equal to {INT_MAX}.")
+    return as_int(name, text)
 
 
 def _parse_date(path: str, v: Any) -> dt.date:
@@ -388,10 +431,7 @@ class Engine:
             raise ApiError(403, "Billing details are not displayed to this client")
 
     def fetch(self, conn: Connection, res: Resource, p: Principal, ident: Any, write: bool = False) -> Any:
-        try:
-            ident = int(ident)
-        except (TypeError, ValueError) as e:
-            raise not_found() from e
+        ident = path_id(ident)
         q = select(res.table).where(res.table.c.id == ident)
         clause = scope_clause(res.ent, p, write=write)
         if clause is not None:
@@ -488,10 +528,9 @@ class Engine:
             raw = raw["id"]
         if isinstance(raw, str) and re.fullmatch(r".*/(\d+)", raw):  # IRI
             raw = raw.rsplit("/", 1)[1]
-        try:
-            ident = int(raw)
-        except (TypeError, ValueError) as e:
-            raise invalid(path, "This value should be the id of an existing item.") from e
+        if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+            raise invalid(path, "This value should be the id of an existing item.")
+        ident = as_int(path, raw)
         assert f.target
         target = ENTITY[f.target]
         q = select(target.table.c.id).where(target.table.c.id == ident)

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from polyvox.api import policy
-from polyvox.api.engine import DEFAULT_PER_PAGE, MAX_PER_PAGE, Resource, parse_scalar
+from polyvox.api.engine import DEFAULT_PER_PAGE, MAX_PER_PAGE, Resource, as_int, check_text, parse_scalar
 from polyvox.api.errors import ApiError, invalid
 from polyvox.db.model import ENTITY, EntityDef, FieldDef
 
@@ -24,6 +24,9 @@ KEY = re.compile(r"^([A-Za-z0-9_.]+)(?:\[([a-z_]*)\])?$")
 STRING_OPS = {"exact", "start", "partial", "end", "neq", "exists"}
 NUMBER_OPS = {"exact", "neq", "gt", "gte", "lt", "lte", "between", "exists"}
 DATE_OPS = {"exact", "neq", "after", "before", "strictly_after", "strictly_before", "exists"}
+# Text filters on columns without a length (TEXT): longer values cannot be meant, and a LIKE
+# pattern of 50,000 bytes is past SQLite's limit ("LIKE or GLOB pattern too complex").
+MAX_FILTER_TEXT = 1000
 
 
 @dataclass
@@ -85,6 +88,8 @@ def parse(res: Resource, items: list[tuple[str, str]]) -> Query:
     q = Query()
     multi: dict[str, list[str]] = {}
     for key, value in items:
+        check_text(key, key)
+        check_text(key, value)
         if key == "_page":
             q.page = _int(key, value, 1)
         elif key == "_itemsPerPage":
@@ -117,23 +122,19 @@ def parse(res: Resource, items: list[tuple[str, str]]) -> Query:
             q.where.append(_condition(key, f, col, op, value))
     for fname, values in multi.items():
         f, col = _column(res, fname)
-        q.where.append(col.in_([parse_scalar(f, fname, _coerce(f, v)) for v in values]))
+        q.where.append(col.in_([parse_scalar(f, f"{fname}[]", _coerce(f, v)) for v in values]))
     return q
 
 
 def _int(key: str, value: str, minimum: int) -> int:
-    try:
-        v = int(value)
-    except ValueError as e:
-        raise invalid(key, "Expected an integer.") from e
-    if v < minimum:
-        raise invalid(key, f"Must be at least {minimum}.")
-    return v
+    return as_int(key, value, minimum=minimum)
 
 
 def _coerce(f: FieldDef, v: str) -> Any:
+    """Query values are text; parse_scalar then checks them as it checks bodies (a boolean is
+    true/false/1/0, anything else a 400)."""
     if f.type == "boolean":
-        return v.lower() in ("1", "true")
+        return v.lower()
     return v
 
 
@@ -145,6 +146,9 @@ def _condition(key: str, f: FieldDef, col: Any, op: str, value: str) -> ColumnEl
         raise invalid(key, f"Unsupported filter operator '{op}' for this field.")
     if op == "exists":
         return col.is_not(None) if _bool(key, value) else col.is_(None)  # type: ignore[no-any-return]
+    limit = f.max_length or MAX_FILTER_TEXT
+    if t == "string" and len(value) > limit:
+        raise invalid(key, f"This value is too long. It should have {limit} characters or less.")
     if op == "between":
         parts = value.split("..")
         if len(parts) != 2:

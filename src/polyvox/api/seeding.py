@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from polyvox import refdata
+from polyvox.api.auth import clear_login_failures
 from polyvox.api.errors import ApiError
 from polyvox.api.writer import Writer
 from polyvox.db.seed import find, is_empty, load_public_entities
@@ -51,10 +52,13 @@ def create_admin(conn: Connection, username: str, password: str, *, brand_id: in
 
 
 def reset_password(conn: Connection, username: str, password: str) -> bool:
+    """A new password for an administrator (the operator's way back in): its tokens are revoked
+    (the write rules give it a new token version) and a login lockout of its name is lifted."""
     ident = find(conn, "Administrator", username=username)
     if ident is None:
         return False
     Writer(conn).update("Administrator", ident, **{"pass": password})
+    clear_login_failures(conn, "platform", username)
     return True
 
 

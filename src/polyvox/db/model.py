@@ -10,6 +10,7 @@ runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,6 +261,34 @@ def _is_parent(ent: str, f: FieldDef) -> bool:
 
 build()
 
+
+def new_token_version() -> str:
+    """A fresh random token version (see ``TOKEN_VERSION``)."""
+    return secrets.token_hex(16)
+
+
+# Token version of an account (administrators and users): a random value that every JWT and
+# refresh token of the account carries and that is checked on every request. It changes when
+# the account is deleted (the row goes), deactivated or gets a new password, so that its
+# tokens die and a later account with the same id does not revive them. Not an API field.
+TOKEN_VERSION = "tokenVersion"
+for _entity in ("Administrator", "User"):
+    ENTITY[_entity].table.append_column(
+        Column(TOKEN_VERSION, String(32), nullable=False, default=new_token_version))
+
+# Failed logins per account name and per client address (polyvox.api.auth.LoginThrottle). In
+# the database so that every API process of an installation counts the same attempts.
+login_throttle = Table(
+    "login_throttle", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(16), nullable=False),  # account | address
+    Column("subject", String(255), nullable=False),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("windowStart", DateTime, nullable=False),
+    Column("lockedUntil", DateTime, nullable=True),
+    Index("ix_login_throttle_scope_subject", "scope", "subject", unique=True),
+)
+
 # JWT refresh tokens (one row per issued refresh token).
 refresh_tokens = Table(
     "refresh_tokens", metadata,
@@ -299,3 +328,9 @@ import polyvox.sip.agent.tables  # noqa: E402
 import polyvox.workers.rate_import  # noqa: E402
 import polyvox.workers.tables  # noqa: E402, F401
 from polyvox.db import cdr, location  # noqa: E402, F401
+
+# Ids are never reused: on SQLite a table without AUTOINCREMENT hands the id of a deleted last
+# row to the next insert, and anything that kept the old id (a token, a log, an integration)
+# would then designate the new row. PostgreSQL sequences never go back.
+for _table in metadata.tables.values():
+    _table.dialect_kwargs["sqlite_autoincrement"] = True

@@ -34,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from polyvox.api.auth import Principal
 from polyvox.api.custom.common import Add, ok, query_int, route
+from polyvox.api.engine import as_int
 from polyvox.api.errors import ApiError
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def _calls() -> list[dict[str, Any]]:
 
     try:
         return control.active_calls()
-    except control.RpcError as e:
+    except (control.RpcError, OSError) as e:  # OSError: proxy-trunks' control FIFO is not there
         raise ApiError(503, f"Active calls are not available: {e}") from e
 
 
@@ -153,7 +154,7 @@ def register(api: LevelApi, add: Add) -> None:
               "client": []}[api.level]
     route(api, add, "get", "/my/active_calls", counters, "Retrieves a ActiveCalls resource.",
           params=[*params, {"name": "_details", "description": "1: list the calls too (Polyvox)"}],
-          responses=ok("ActiveCalls resource response", COUNTERS, errors=("404",)))
+          responses=ok("ActiveCalls resource response", COUNTERS, errors=("404", "503")))
 
     def realtime_filter(request: Request) -> Response:
         """The subscription criteria of the realtime feed for this principal:
@@ -169,10 +170,7 @@ def register(api: LevelApi, add: Add) -> None:
             if raw in (None, ""):
                 ints[name] = None
                 continue
-            try:
-                ints[name] = int(str(raw))
-            except ValueError as e:
-                raise ApiError(400, f"{name} must be an integer", field=name) from e
+            ints[name] = as_int(name, raw)
         brand, company = ints["b"], ints["c"]
         if api.level in ("brand", "client"):
             brand = p.brand_id

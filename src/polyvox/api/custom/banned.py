@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 
 from polyvox.api.custom.common import Add, resource, route, scoped
-from polyvox.api.engine import check_privilege
+from polyvox.api.engine import check_privilege, path_id
 from polyvox.api.errors import ApiError
 
 if TYPE_CHECKING:
@@ -30,10 +30,7 @@ def register(api: LevelApi, add: Add) -> None:
     async def handler(request: Request) -> Response:
         p = api.principal(request)
         raw = request.path_params["id"]
-        try:
-            ident = int(raw)
-        except ValueError as e:
-            raise ApiError(404, "Not Found") from e
+        ident = path_id(raw)
 
         def do(c: Connection) -> Any:
             check_privilege(c, p, res, "delete")

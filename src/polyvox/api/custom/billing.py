@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +24,9 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from polyvox.api import files
 from polyvox.api.custom.common import Add, item_response, obj, ok, resource, route, scoped
-from polyvox.api.engine import check_privilege
+from polyvox.api.engine import as_int, check_privilege
 from polyvox.api.errors import ApiError, invalid
 from polyvox.domain.rating import MONEY_DECIMALS
 
@@ -53,35 +53,22 @@ def register(api: LevelApi, add: Add) -> None:
 
 
 async def _ids(request: Request) -> list[int]:
-    ctype = request.headers.get("content-type", "")
     raw: Any
-    if "json" in ctype:
-        body = await request.body()
-        try:
-            data = json.loads(body) if body else None
-        except ValueError as e:
-            raise ApiError(400, f"Syntax error in the JSON body: {e}") from e
+    if not files.is_form(files.media_type(request)):
+        data = await files.read_json(request) if await request.body() else None
         raw = data.get("billableCallIds") if isinstance(data, dict) else data
     else:
         form = await request.form()
         raw = [v for k, v in form.multi_items() if k in ("billableCallIds", "billableCallIds[]")]
         if len(raw) == 1 and isinstance(raw[0], str) and raw[0].strip().startswith("["):
-            try:
-                raw = json.loads(raw[0])
-            except ValueError as e:
-                raise invalid("billableCallIds", "This value should be a list of integers.") from e
+            raw = files.decode_json(raw[0], "billableCallIds")
     if raw is None or raw == [] or raw == "":
         raise invalid("billableCallIds", "This value should not be blank.")
     if not isinstance(raw, list):
         raw = [raw]
     out: list[int] = []
     for v in raw:
-        if isinstance(v, bool):
-            raise invalid("billableCallIds", f"{v!r} is not an integer id.")
-        try:
-            out.append(int(str(v).strip()))
-        except ValueError as e:
-            raise invalid("billableCallIds", f"{v!r} is not an integer id.") from e
+        out.append(as_int("billableCallIds", v, minimum=1))
     return sorted(set(out))
 
 
@@ -132,11 +119,7 @@ def _rate(api: LevelApi) -> Any:
 
     async def handler(callid: str, request: Request) -> Response:
         p = api.principal(request)
-        body = await request.body()
-        try:
-            data = json.loads(body) if body else None
-        except ValueError as e:
-            raise ApiError(400, f"Syntax error in the JSON body: {e}") from e
+        data = await files.read_json(request) if await request.body() else None
         if not isinstance(data, dict):
             raise ApiError(400, "The request body must be a JSON object with the rating values.")
         unknown = sorted(k for k in data if k not in RATING_FIELDS and k != "id" and not k.startswith("@"))

@@ -14,9 +14,9 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Select, select
 from sqlalchemy.engine import Connection
 
-from polyvox.api import policy, query
+from polyvox.api import files, policy, query
 from polyvox.api.auth import Principal
-from polyvox.api.engine import Engine, Resource, check_privilege, parse_scalar
+from polyvox.api.engine import Engine, Resource, as_int, check_privilege, parse_scalar
 from polyvox.api.errors import ApiError, invalid
 from polyvox.db.model import ENTITY
 
@@ -93,15 +93,17 @@ def ok(description: str, schema: dict[str, Any] | None = None, status: str = "20
     out: dict[str, Any] = {status: {"description": description}}
     if schema is not None:
         out[status]["content"] = {JSON: {"schema": schema}}
-    texts = {"400": "Invalid input", "403": "Forbidden", "404": "Resource not found"}
+    texts = {"400": "Invalid input", "403": "Forbidden", "404": "Resource not found",
+             "503": "A platform role the answer needs (e.g. proxy-trunks) cannot be reached"}
     for code in errors:
         out[code] = {"description": texts.get(code, "Error")}
     return out
 
 
 def obj(**props: str) -> dict[str, Any]:
-    """A small JSON schema: ``obj(name="string", total="integer")``."""
-    return {"type": "object", "properties": {k: {"type": v} for k, v in props.items()}}
+    """A small JSON schema of an answer: ``obj(name="string", total="integer")``; any member may
+    be null."""
+    return {"type": "object", "properties": {k: {"type": v, "nullable": True} for k, v in props.items()}}
 
 
 def array_of(schema: dict[str, Any]) -> dict[str, Any]:
@@ -112,37 +114,9 @@ def array_of(schema: dict[str, Any]) -> dict[str, Any]:
 # request reading
 
 
-async def read_params(request: Request) -> dict[str, Any]:
-    """Form fields, a JSON object body or the query string, merged (body first)."""
-    ctype = request.headers.get("content-type", "")
-    out: dict[str, Any] = {}
-    if "json" in ctype:
-        raw = await request.body()
-        if raw:
-            try:
-                data = json.loads(raw)
-            except ValueError as e:
-                raise ApiError(400, f"Syntax error in the JSON body: {e}") from e
-            if not isinstance(data, dict):
-                raise ApiError(400, "The request body must be a JSON object.")
-            out.update({k: v for k, v in data.items() if not k.startswith("@")})
-    elif "form" in ctype:
-        form = await request.form()
-        for k, v in form.multi_items():
-            out.setdefault(k, v)
-    for k, v in request.query_params.items():
-        out.setdefault(k, v)
-    return out
-
-
-async def read_json(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        raise ApiError(400, "The request body is empty; a JSON document is expected.")
-    try:
-        return json.loads(raw)
-    except ValueError as e:
-        raise ApiError(400, f"Syntax error in the JSON body: {e}") from e
+# the one body reader (polyvox.api.files), under the names the custom operations use
+read_params = files.read_params
+read_json = files.read_json
 
 
 def int_param(value: Any, name: str, *, required: bool = False, minimum: int | None = None) -> int | None:
@@ -150,15 +124,7 @@ def int_param(value: Any, name: str, *, required: bool = False, minimum: int | N
         if required:
             raise invalid(name, "This value should not be blank.")
         return None
-    if isinstance(value, bool):
-        raise invalid(name, "This value should be of type integer.")
-    try:
-        v = int(str(value).strip())
-    except ValueError as e:
-        raise invalid(name, "This value should be of type integer.") from e
-    if minimum is not None and v < minimum:
-        raise invalid(name, f"This value should be greater than or equal to {minimum}.")
-    return v
+    return as_int(name, value, minimum=minimum)
 
 
 def query_int(request: Request, name: str) -> int | None:

@@ -13,7 +13,6 @@ physical line numbers (a header line counts). The file comes as the multipart fi
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import secrets
 import string
@@ -24,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from polyvox.api import files
 from polyvox.api.custom.common import (
     Add,
     ImportFailed,
@@ -134,10 +134,7 @@ def _holiday_range(api: LevelApi, add: Add) -> None:
 def _importer_params(raw: Any) -> dict[str, Any]:
     if raw in (None, ""):
         return {}
-    try:
-        data = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError as e:
-        raise invalid("importerParams", "This value should be a JSON object.") from e
+    data = files.decode_json(raw, "importerParams") if isinstance(raw, str) else raw
     if not isinstance(data, dict):
         raise invalid("importerParams", "This value should be a JSON object.")
     for key in ("delimiter", "enclosure"):

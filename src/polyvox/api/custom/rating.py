@@ -22,13 +22,14 @@ import datetime as dt
 import io
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from polyvox.api import datetimes
 from polyvox.api.custom.common import (
     CSV,
     Add,
@@ -111,8 +112,8 @@ def _zone(c: Connection, timezone_id: int | None) -> ZoneInfo:
     tz = _t("Timezone")
     name = c.execute(select(tz.c.tz).where(tz.c.id == timezone_id)).scalar() if timezone_id else None
     try:
-        return ZoneInfo(name) if name else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+        return datetimes.zone(name or "UTC")
+    except datetimes.DateTimeFormatError:
         return ZoneInfo("UTC")
 
 

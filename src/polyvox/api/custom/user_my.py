@@ -20,13 +20,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection
 
+from polyvox.api import datetimes
 from polyvox.api.auth import check_password
 from polyvox.api.custom.common import (
     Add,
@@ -40,7 +41,7 @@ from polyvox.api.custom.common import (
     route,
     view,
 )
-from polyvox.api.engine import Engine
+from polyvox.api.engine import Engine, as_int
 from polyvox.api.errors import ApiError, invalid
 from polyvox.api.writer import Writer
 from polyvox.db.model import ENTITY
@@ -138,10 +139,9 @@ def _profile(api: LevelApi, add: Add) -> None:
                 if raw in (None, ""):
                     boss = None
                 else:
-                    try:
-                        boss = int(str(raw).rsplit("/", 1)[-1])
-                    except ValueError as e:
-                        raise invalid("bossAssistant", "This value should be the id of a user.") from e
+                    if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+                        raise invalid("bossAssistant", "This value should be the id of a user.")
+                    boss = as_int("bossAssistant", str(raw).rsplit("/", 1)[-1])
                     u = _t("User")
                     found = c.execute(select(u.c.id).where(u.c.id == boss, u.c.companyId == me.companyId)).first()
                     if found is None or boss == me.id:
@@ -279,8 +279,8 @@ def _user_zone(c: Connection, user: Any) -> ZoneInfo:
         tz_id = c.execute(select(_t("Company").c.defaultTimezoneId).where(_t("Company").c.id == user.companyId)).scalar()
     name = c.execute(select(_t("Timezone").c.tz).where(_t("Timezone").c.id == tz_id)).scalar() if tz_id else None
     try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+        return datetimes.zone(name or "UTC")
+    except datetimes.DateTimeFormatError:
         return ZoneInfo("UTC")
 
 

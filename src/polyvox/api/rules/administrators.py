@@ -1,4 +1,6 @@
-"""Administrators (spec 8.5, 9.7.4, 19): IvozProvider's Administrator ``sanitizeValues()``.
+"""Administrators (spec 8.5, 9.7.4, 19): IvozProvider's Administrator ``sanitizeValues()``,
+the token version of administrators and users, and the administrator's protection against
+locking itself out.
 
 Impersonation (IvozProvider AssertAdministratorCanImpersonate) is checked by the token
 exchange (polyvox.api.auth.exchange), not at write time.
@@ -8,9 +10,51 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from polyvox.api.errors import invalid
-from polyvox.api.lifecycle import WriteContext, post_persist, pre_persist
+from polyvox.api.errors import ApiError, invalid
+from polyvox.api.lifecycle import WriteContext, post_persist, pre_persist, pre_remove
 from polyvox.api.rules._base import table
+from polyvox.db.model import TOKEN_VERSION, new_token_version
+
+# What a token of the account was issued on: when one changes, the account's tokens die
+# (polyvox.api.auth.check_versions). The password; the login name and the tenant, which the
+# token carries as claims.
+_TOKEN_BOUND = {"Administrator": ("pass", "username", "brandId", "companyId"),
+                "User": ("pass", "email", "companyId")}
+
+
+@pre_persist("Administrator", "User")
+def account_token_version(ctx: WriteContext) -> None:
+    """A new account gets a random token version; a new one revokes every token of the account
+    (access and refresh) when its password, login name or tenant changes or it is deactivated.
+    Deleting the account removes the version with the row."""
+    if ctx.old is None:
+        ctx.new[TOKEN_VERSION] = new_token_version()
+        return
+    deactivated = bool(ctx.old.get("active")) and not ctx.value("active")
+    if deactivated or any(ctx.changed(col) for col in _TOKEN_BOUND[ctx.entity]):
+        ctx.new[TOKEN_VERSION] = new_token_version()
+
+
+def _is_self(ctx: WriteContext) -> bool:
+    """The administrator written is the one whose token makes the request (directly, emulated,
+    or at the start of the exchange chain)."""
+    p = ctx.principal
+    return ctx.id is not None and ctx.id in (p.admin_id, p.origin_admin_id)
+
+
+@pre_remove("Administrator")
+def administrator_not_itself(ctx: WriteContext) -> None:
+    """An administrator cannot delete itself: a brand's or client's only operator would lock
+    the tenant out (IvozProvider's brand API does not even show brand operators; Polyvox does,
+    to let a brand manage its own operators). Another administrator of the level above can."""
+    if _is_self(ctx):
+        raise ApiError(400, "An administrator cannot delete itself; ask another administrator to do it.")
+
+
+@pre_persist("Administrator")
+def administrator_not_deactivating_itself(ctx: WriteContext) -> None:
+    if ctx.old is not None and ctx.old.get("active") and not ctx.value("active") and _is_self(ctx):
+        raise invalid("active", "An administrator cannot deactivate itself; ask another administrator to do it.")
 
 
 @pre_persist("Administrator")

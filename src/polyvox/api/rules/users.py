@@ -1,7 +1,8 @@
 """Users and their extensions (spec 10.1.1, 10.1.3, 10.1.11): IvozProvider's User and Extension
 ``sanitizeValues()`` and the services that keep a user, its screen extension, its voicemail and
 its call forwards together (Extension/UpdateByUser, User/UpdateByExtension,
-User/UnsetBossAssistant, Voicemail/UpdateByUser).
+User/UnsetBossAssistant, Voicemail/UpdateByUser). A user's token version (what revokes its
+tokens) is kept with the administrators' in ``rules.administrators.account_token_version``.
 """
 
 from __future__ import annotations

@@ -129,21 +129,29 @@ class AppServers:
     trunks: Trunks
     workers: list[tuple[int, Proc]] = field(default_factory=list)
 
-    def start(self, n: int = 1, dialplan: str = TEST_DIALPLAN) -> list[tuple[int, Proc]]:
+    def start(self, n: int = 1, dialplan: str = TEST_DIALPLAN, extra_env: dict[str, str] | None = None,
+              port: int | None = None) -> list[tuple[int, Proc]]:
+        """``n`` workers on free ports (or one on ``port``: a restart on the same address);
+        ``extra_env``: more POLYVOX_AS_* settings."""
         started: list[tuple[int, Proc]] = []
         for _ in range(n):
-            port = free_port(False)
+            port = port or free_port(False)
             env = {**os.environ, "POLYVOX_DATABASE_URL": self.pf.url, "POLYVOX_HOME": str(self.pf.tmp / "home"),
                    "POLYVOX_SIP_HOST": "127.0.0.1", "POLYVOX_SIP_USERS_PORT": str(self.pf.proxy[1]),
                    "POLYVOX_SIP_TRUNKS_PORT": str(self.trunks.proxy[1]), "POLYVOX_AS_TEST_PLAN": json.dumps(PLAN),
                    "POLYVOX_AS_DIALPLAN_TIMEOUT": "5",
-                   "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])}
+                   "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]), **(extra_env or {})}
             argv = [sys.executable, "-m", "polyvox.cli", "appserver", "--host", "127.0.0.1", "--port", str(port),
                     "--workers", "1", "--dialplan", dialplan]
-            proc = _Proc(argv, self.pf.tmp / f"appserver-{port}.log", f"appserver-{port}", env)
+            log = self.pf.tmp / f"appserver-{port}.log"
+            n_logs = len(list(self.pf.tmp.glob(f"appserver-{port}*.log")))
+            if n_logs:  # a restart keeps its predecessor's log
+                log = self.pf.tmp / f"appserver-{port}.{n_logs}.log"
+            proc = _Proc(argv, log, f"appserver-{port}", env)
             _wait_ready(("127.0.0.1", port), proc)
             self.workers.append((port, proc))
             started.append((port, proc))
+            port = None
         return started
 
     def stop(self) -> None:

@@ -75,6 +75,45 @@ appserver_active_calls = Table(
 STATES = ("trying", "early", "confirmed")
 
 
+_CONTROLS = dict.fromkeys(range(0x20), "\ufffd")
+
+
+def fit(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with every string storable: control characters (a NUL a caller escaped into the
+    Request-URI user, ``12%003``, which PostgreSQL text refuses) become U+FFFD, and every string
+    is cut to its column's length (a 20,000-digit Request-URI user)."""
+    out = dict(row)
+    for key, value in row.items():
+        if not isinstance(value, str):
+            continue
+        if not value.isprintable():
+            value = value.translate(_CONTROLS)
+        length = getattr(table.c[key].type, "length", None) if key in table.c else None
+        out[key] = value[:length] if length and len(value) > length else value
+    return out
+
+# Call journal (docs/appserver.md §3.8, :mod:`polyvox.appserver.journal`): one row per answered call
+# while it lasts, so that a worker killed during the call still gets its call registry rows
+# written — by its successor on the same address at start, or by any live worker once the rows'
+# heartbeat is stale. Times are naive UTC.
+appserver_call_journal = Table(
+    "appserver_call_journal",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+    Column("worker", String(128), nullable=False, index=True),  # host:port of the worker
+    Column("process", String(64), nullable=False, index=True),  # random id of the worker process
+    Column("session", String(64), nullable=False),  # the call inside the process
+    Column("callId", String(255), nullable=False),  # Call-ID of the caller leg
+    Column("answerTime", DateTime(), nullable=False),
+    # last heartbeat of the process while the call was up: the end time of a call whose worker died
+    Column("seenAt", DateTime(), nullable=False, index=True),
+    Column("claimedBy", String(64), nullable=True),  # process finalising the row (dead owner)
+    Column("claimedAt", DateTime(), nullable=True),
+    Column("call", Text, nullable=False),  # JSON: the IncomingCall and the answer (journal.encode)
+    sqlite_autoincrement=True,
+)
+
+
 # ----------------------------------------------------------------------------- snapshots (loop side)
 @dataclass(frozen=True)
 class CallerIdent:
@@ -328,7 +367,7 @@ class Publisher:
             with self.engine.begin() as conn:
                 conn.execute(delete(t).where(t.c.worker == self.worker, t.c.session == snap.session))
                 if rows:
-                    conn.execute(t.insert(), rows)
+                    conn.execute(t.insert(), [fit(t, r) for r in rows])
         except Exception:
             log.exception("active calls: call %s not published", snap.call_id)
 

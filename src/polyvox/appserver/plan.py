@@ -188,3 +188,12 @@ class Dialplan(Protocol):
 
     def transfer(self, call: IncomingCall, presence: Presence, transferor: Target | None,
                  refer_to: str) -> CallScript: ...
+
+
+class RecoveringDialplan(Dialplan, Protocol):
+    """A dialplan that can write the record of a call whose application server worker died while
+    it was answered (the call journal, :mod:`polyvox.appserver.journal`): ``info`` says it was
+    answered and ended at the worker's last heartbeat. Called in the dialplan thread of another
+    worker; must write nothing when the call already has its records."""
+
+    def record_lost(self, call: IncomingCall, info: CallEnded) -> None: ...

@@ -513,14 +513,22 @@ class AppRepository:
         return self._exec(select(loc.c.id).where(where).limit(1)).first() is not None
 
     # ----- writes (service codes)
+    def has_call_records(self, call_id: str) -> bool:
+        """The call registry already has rows of this Call-ID."""
+        t = _t("UsersCdr")
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.c.id).where(t.c.callid == call_id).limit(1)).first() is not None
+
     def record_calls(self, rows: list[dict[str, Any]]) -> None:
         """Call registry rows (``users_cdrs``), in one transaction of their own (no configuration
         change: the proxies are not told)."""
         if not rows:
             return
+        from polyvox.appserver.active import fit
+
         t = _t("UsersCdr")
         with self.engine.begin() as conn:
-            conn.execute(t.insert(), rows)
+            conn.execute(t.insert(), [fit(t, r) for r in rows])
         self.stats["cdrs"] = self.stats.get("cdrs", 0) + len(rows)
 
     def write(self, statements: list[Any]) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from polyvox.appserver.dialplan.registry import CallRegistry
 from polyvox.appserver.dialplan.script import Flow, GeneratorScript, is_final
 from polyvox.appserver.plan import (
+    CallEnded,
     Dial,
     DialOutcome,
     DialResult,
@@ -187,6 +188,13 @@ class PolyvoxDialplan:
             return GeneratorScript(_one(unavailable), label=call.call_id)
         return GeneratorScript(self._main(call, presence), label=call.call_id,
                                on_end=lambda info: self.registry.record(call, info))
+
+    def record_lost(self, call: IncomingCall, info: CallEnded) -> None:
+        """Call registry rows of a call whose worker died while it was answered (``plan.RecoveringDialplan``);
+        nothing when the call already has rows (its worker wrote them before dying)."""
+        if self.repo.has_call_records(call.call_id[:255]):
+            return
+        self.registry.record(call, info)
 
     def _begin(self) -> Reject | None:
         """New call: check the configuration version (the database must answer)."""

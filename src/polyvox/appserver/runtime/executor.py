@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from polyvox.appserver import active, plan
+from polyvox.appserver import active, journal, plan
 from polyvox.appserver.runtime.legs import (
     Acked,
     Answered,
@@ -130,7 +130,7 @@ class Executor:
     def __init__(self, stack: SipStack, dialplan: plan.Dialplan, peers: Peers,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  presence: ActiveCalls | None = None, dialplan_timeout: float = 10.0,
-                 active_calls: active.Publisher | None = None) -> None:
+                 active_calls: active.Publisher | None = None, call_journal: journal.Journal | None = None) -> None:
         self.stack = stack
         self.dialplan = dialplan
         self.peers = peers
@@ -148,6 +148,8 @@ class Executor:
         self._records: set[Future[None]] = set()
         # active calls (spec 10.1.14): snapshots of the calls, written by the publisher's DB thread
         self.active_calls = active_calls
+        # answered calls, so that their records survive this process (docs/appserver.md §3.8)
+        self.journal = call_journal
 
     def publish(self, session: CallSession) -> None:
         """The call's entries changed (new participant, ringing, answer, transfer, end)."""
@@ -552,15 +554,37 @@ class CallSession:
             return plan.Disposition.NO_ANSWER
         return plan.Disposition.FAILED
 
+    def journal_put(self) -> None:
+        """The call is answered, or its answered party changed: its journal row says so."""
+        if self.ex.journal is None or self.answered_at is None:
+            return
+        try:
+            self.ex.journal.put(self.key, journal.Answered(self.call, self.answered_at, self.b_target,
+                                                           tuple(self.tried)))
+        except Exception:  # the journal must never break a call
+            log.exception("call %s: journal entry failed", self.call.call_id)
+
     def record(self) -> None:
-        """Tells the script how the call ended (call registry), in the dialplan thread."""
+        """Tells the script how the call ended (call registry), in the dialplan thread; then the
+        call's journal row goes (after the registry write: a crash in between leaves the row, and
+        the dialplan's ``record_lost`` sees the rows already written)."""
         script = self.script
         ended = getattr(script, "ended", None)
+        jr = self.ex.journal if self.answered_at is not None else None
+        key = self.key
         if ended is None or self.handed_over:
+            if jr is not None:
+                jr.forget(key)
             return
         info = plan.CallEnded(self.disposition(), self.call.now, self.ex.clock(), self.answered_at, self.b_target,
                               self.final_code, tuple(self.tried))
-        self.ex.tell("script.ended", self.call.call_id, lambda: ended(info), keep=True)
+
+        def write() -> None:
+            ended(info)
+            if jr is not None:
+                jr.forget(key)
+
+        self.ex.tell("script.ended", self.call.call_id, write, keep=True)
 
     # ------------------------------------------------------------------ dialing
     def relay_progress(self, ev: Progress) -> None:
@@ -595,6 +619,7 @@ class CallSession:
         self.a.answer(leg.remote_sdp)
         self.ex.answered += 1
         self.ex.publish(self)
+        self.journal_put()
         script = self.script
         if script is not None:
             self.ex.tell("script.answered", self.call.call_id, lambda: script.answered(target))
@@ -719,6 +744,7 @@ class CallSession:
         self.up[c] = self.up[y] = now
         c.set_handler(self.event)
         self.ex.publish(self)
+        self.journal_put()
         self.swallow.update((c, y))
         c.reinvite(y.remote_sdp)
         y.reinvite(c.remote_sdp)
@@ -808,6 +834,7 @@ class Transfer:
         s.up[leg] = s.up[self.y] = s.ex.clock()
         leg.set_handler(s.event)
         s.ex.publish(s)
+        s.journal_put()
         s.reinviting = self.y
         self.y.reinvite(leg.remote_sdp)
         script = self.script

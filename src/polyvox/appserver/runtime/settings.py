@@ -25,6 +25,10 @@ class AppServerSettings:
     trunks: tuple[str, int] = ("127.0.0.1", 7060)  # proxy-trunks
     dialplan: str = DEFAULT_DIALPLAN  # "module:factory", factory(engine) -> plan.Dialplan
     dialplan_timeout: float = 10.0  # seconds a dialplan call may take before its call fails (500)
+    watchdog_interval: float = 2.0  # seconds between the watchdog's checks (0: no watchdog)
+    watchdog_failures: int = 3  # checks failed in a row before the worker exits (EXIT_DEAF)
+    heartbeat: float = 5.0  # seconds between call journal heartbeats (end-time precision of lost calls)
+    stale_after: float = 60.0  # journal rows without heartbeat for so long belong to a dead worker
 
     def with_(self, **kw: object) -> AppServerSettings:
         return replace(self, **kw)  # type: ignore[arg-type]
@@ -43,4 +47,8 @@ def from_env(database_url: str, host: str = "127.0.0.1", home: Path | None = Non
         trunks=(trunks.host, trunks.port),
         dialplan=env("POLYVOX_AS_DIALPLAN", DEFAULT_DIALPLAN),
         dialplan_timeout=float(env("POLYVOX_AS_DIALPLAN_TIMEOUT", "10")),
+        watchdog_interval=float(env("POLYVOX_AS_WATCHDOG_INTERVAL", "2")),
+        watchdog_failures=int(env("POLYVOX_AS_WATCHDOG_FAILURES", "3")),
+        heartbeat=float(env("POLYVOX_AS_HEARTBEAT", "5")),
+        stale_after=float(env("POLYVOX_AS_STALE_AFTER", "60")),
     )

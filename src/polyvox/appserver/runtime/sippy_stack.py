@@ -2,8 +2,10 @@
 
 * sippy (``ED2``, transactions, UA state machines) runs in a dedicated thread. Every sippy
   module is imported **inside** that thread, so the ``ED2`` singleton binds to it
-  (appserver-findings §1). ``Udp_server_opts.nworkers = 1``: sippy's default pool of 3 sender
-  threads reorders the messages of one transaction (180 after 200).
+  (appserver-findings §1). The UDP transport and the transaction manager are the hardened
+  subclasses of :mod:`~polyvox.appserver.runtime.sippy_transport` (one receiver and one sender
+  thread: sippy's default pool of 3 reorders the messages of one transaction; every datagram
+  screened by :mod:`~polyvox.appserver.runtime.sipguard` first).
 * sippy → asyncio: each UA's event callback converts the ``CCEvent`` into a
   :mod:`~polyvox.appserver.runtime.legs` event and hands it to the loop with
   ``call_soon_threadsafe``.
@@ -374,6 +376,8 @@ class SippyStack:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._stopping = False
+        self.tm: Any = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, on_incoming: IncomingHandler) -> None:
@@ -389,6 +393,7 @@ class SippyStack:
             raise RuntimeError("SIP stack did not start")
 
     def stop(self) -> None:
+        self._stopping = True
         if self.ed2 is not None:
             self.ed2.callFromThread(self.ed2.breakLoop)
         if self._thread is not None:
@@ -398,23 +403,47 @@ class SippyStack:
         try:
             from sippy.Core.EventDispatcher import ED2  # binds ED2 to this thread
             from sippy.SipConf import SipConf
-            from sippy.SipTransactionManager import SipTransactionManager
-            from sippy.Udp_server import Udp_server_opts
 
-            Udp_server_opts.nworkers = 1
+            from polyvox.appserver.runtime.sippy_transport import GuardedTransactionManager, route_sippy_dumps
+
+            route_sippy_dumps()
             SipConf.my_address = self.host
             SipConf.my_port = self.port
             SipConf.my_uaname = self.user_agent
             self.s = _Sippy()
             self.ed2 = ED2
             self.gc = {"_sip_address": self.host, "_sip_port": self.port, "_sip_logger": _NullSipLog()}
-            self.gc["_sip_tm"] = SipTransactionManager(self.gc, self._s_request)
+            self.tm = GuardedTransactionManager(self.gc, self._s_request, self.trusted)
+            self.gc["_sip_tm"] = self.tm
         except BaseException as e:
             self._error = e
             self._ready.set()
             return
         self._ready.set()
-        ED2.loop()
+        try:
+            ED2.loop()
+        except BaseException:
+            log.exception("sippy event loop failed")
+        if not self._stopping:
+            log.critical("sippy event loop ended while the worker runs")
+
+    # ------------------------------------------------------------------ health (watchdog)
+    def threads(self) -> list[threading.Thread]:
+        """The threads without which the worker is deaf: sippy's loop, the UDP receiver and sender."""
+        out: list[threading.Thread] = [self._thread] if self._thread is not None else []
+        tm = self.tm
+        if tm is not None:
+            for server in tm.servers():
+                out += server.threads()
+        return out
+
+    def responsive(self, timeout: float) -> bool:
+        """sippy's event loop runs a posted call within ``timeout`` seconds."""
+        if self.ed2 is None:
+            return False
+        done = threading.Event()
+        self.ed2.callFromThread(done.set)
+        return done.wait(timeout)
 
     # ------------------------------------------------------------------ thread hops
     def in_sippy(self, fn: Callable[..., None], *args: Any) -> None:
@@ -453,6 +482,13 @@ class SippyStack:
 
     # ------------------------------------------------------------------ UAS
     def _s_request(self, req: Any, sip_t: Any) -> Any:
+        try:
+            return self._s_request_checked(req, sip_t)
+        except Exception:
+            log.exception("request %s failed", req.getMethod())
+            return (req.genResponse(500, "Server Internal Error"), None, None)
+
+    def _s_request_checked(self, req: Any, sip_t: Any) -> Any:
         method = req.getMethod()
         if req.getHFBody("to").getTag() is not None:
             return (req.genResponse(481, "Call Leg/Transaction Does Not Exist"), None, None)

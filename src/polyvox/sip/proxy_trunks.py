@@ -51,10 +51,27 @@ from polyvox.domain.billing import (
 )
 from polyvox.domain.callflow.ddi_provider import DetectionOutcome, detect_ddi_provider
 from polyvox.sip import dispatch
-from polyvox.sip.kemi import initial_request, log_error, reply
+from polyvox.sip.kemi import (
+    DialogContext,
+    DialogGuard,
+    initial_request,
+    log_error,
+    malformed_uris,
+    pv,
+    release_media,
+    reply,
+    sdp_invalid,
+    stray_reply,
+)
 from polyvox.sip.trunks_repository import Ddi, TrunksRepository
 
 REALM_RE = re.compile(r'realm="([^"]*)"', re.I)
+
+# dialog variables kept in kam_dialogs (the call record's values, media): what in-dialog requests
+# and the call record need after a restart (docs/sip.md §11)
+DIALOG_VARS = ("direction", "brand", "company", "carrier", "cs", "provider", "ddi", "ep_type", "ep_id", "ep_name",
+               "caller", "callee", "start", "answer", "callid", "code", "tag", "bounced", "nocdr", "maxdur",
+               "obrand", "ocompany", "ocallee", "oddi", "otag", "mrs", "rtp_cid", "caller_tag")
 
 DLG_TIMEOUT_MARGIN = 5  # seconds after the maximum duration: the dialog module's own timeout
 
@@ -87,8 +104,33 @@ class ProxyTrunks:
         self._cdr_table: Any = None
         self.sync_version: int | None = None
         self.reload_pending = False
+        self.ticks = 0
+        self.started = datetime.now(UTC).replace(tzinfo=None)
+        self.dialogs = DialogGuard(self.repo.engine, f"{settings.get('name') or 'proxy-trunks'}@{self.host}:{self.port}",
+                                   self.is_inside, DIALOG_VARS, self.port,
+                                   self.repo.begin_request)
+
+    def is_inside(self, ip: str, port: int) -> bool:
+        """An internal peer: proxy-users or an application server (trusted, inside traffic)."""
+        return (self.users_proxy is not None and (ip, port) == self.users_proxy) \
+            or self.repo.application_server_at(ip, port) is not None
+
+    def keepalive(self, side: str) -> None:
+        """In-dialog OPTIONS to the application server side of the dialog (``ka-src`` caller,
+        ``ka-dst`` callee): when it is gone the dialog module ends the call (docs/sip.md §11.3)."""
+        if int(self.s.get("dialog_ka_interval") or 0) > 0:
+            KSR.dialog.dlg_set_property(side)
 
     # ------------------------------------------------------------------ request route
+    def ksr_reply_route(self, msg: Any) -> int:
+        """Every reply received: stray ones (no transaction) are dropped (:func:`stray_reply`)."""
+        try:
+            if stray_reply():
+                return -255
+        except Exception:
+            log_error("reply route")
+        return 1
+
     def ksr_request_route(self, msg: Any) -> int:
         try:
             self.route()
@@ -102,16 +144,18 @@ class ProxyTrunks:
         if method is None:
             return
         self.repo.begin_request()
-        si, sp = KSR.pv.get("$si"), int(KSR.pv.get("$sp"))
-        inside = (self.users_proxy is not None and (si, sp) == self.users_proxy) \
-            or self.repo.application_server_at(si, sp) is not None
-        if inside:
+        si, sp = pv("$si"), int(pv("$sp"))
+        if self.is_inside(si, sp):
             if method != "INVITE":
                 reply(405, "Method Not Allowed")
                 return
             self.outbound()
             return
         KSR.textops.remove_hf_re("^X-Info-")
+        bad = malformed_uris()
+        if bad is not None:
+            reply(400, f"Bad Request: invalid characters in {bad}")
+            return
         if not self.repo.is_ddi_provider_address(si):
             KSR.notice(f"polyvox: {method} from unknown source {si}:{sp}\n")
             reply(403, "Forbidden: unknown source")
@@ -129,8 +173,8 @@ class ProxyTrunks:
             reply(403, "Forbidden: missing call context")
             return
         brand_id = company.brand_id
-        callee = hdr("X-Info-Callee") or KSR.pv.get("$rU") or ""
-        caller = hdr("X-Info-Caller") or KSR.pv.get("$fU") or ""
+        callee = hdr("X-Info-Callee") or pv("$rU") or ""
+        caller = hdr("X-Info-Caller") or pv("$fU") or ""
         tag_id = _int(hdr("X-Info-RoutingTagId"))
         endpoint = (hdr("X-Info-EndpointType"), _int(hdr("X-Info-EndpointId")), hdr("X-Info-Endpoint"))
         if not callee:
@@ -181,6 +225,9 @@ class ProxyTrunks:
             # dlg_manage creates the dialog (Kamailio 5.6 has no dlg_set_property("timeout-bye"))
             KSR.pv.seti("$dlg_ctx(timeout_bye)", 1)
         KSR.dialog.dlg_manage()
+        self.dialogs.created()
+        if self.repo.application_server_at(pv("$si"), int(pv("$sp"))) is not None:
+            self.keepalive("ka-src")
         self.rtp_identity("outbound")
         KSR.rr.record_route()
         first = self.repo.carrier(alive[0].server.carrier_id)
@@ -207,8 +254,8 @@ class ProxyTrunks:
 
     def next_carrier(self) -> bool:
         """Prepares and relays the INVITE to the next carrier server of ``$avp(targets)``."""
-        targets = [t for t in (KSR.pv.get("$avp(targets)") or "").split(",") if t]
-        brand_id = int(KSR.pv.get("$avp(brand)") or 0)
+        targets = [t for t in (pv("$avp(targets)") or "").split(",") if t]
+        brand_id = int(pv("$avp(brand)") or 0)
         servers = {s.id: s for s in self.repo.carrier_servers(brand_id)}
         while targets:
             sid, rid = (int(x) for x in targets.pop(0).split("/"))
@@ -219,8 +266,8 @@ class ProxyTrunks:
             carrier = self.repo.carrier(server.carrier_id)
             route = next((r for r in self.repo.routes(brand_id).routes if r.id == rid), None)
             rules = self.repo.rule_set(carrier.rule_set_id if carrier else None)
-            callee = rules.apply("calleeout", KSR.pv.get("$avp(callee)") or "")
-            caller = rules.apply("callerout", KSR.pv.get("$avp(caller)") or "")
+            callee = rules.apply("calleeout", pv("$avp(callee)") or "")
+            caller = rules.apply("callerout", pv("$avp(caller)") or "")
             if route is not None and route.force_clid and route.clid:
                 caller = rules.apply("callerout", route.clid)
             if route is not None and route.prefix:
@@ -254,10 +301,10 @@ class ProxyTrunks:
         """Per branch: From user/domain, PAI / RPID of the carrier server (or the E.164 caller
         towards an application server)."""
         try:
-            fuser, fdomain = KSR.pv.get("$avp(fuser)") or "", KSR.pv.get("$avp(fdomain)") or ""
+            fuser, fdomain = pv("$avp(fuser)") or "", pv("$avp(fdomain)") or ""
             if fuser:
-                KSR.uac.uac_replace_from("", f"sip:{fuser}@{fdomain or KSR.pv.get('$fd')}")
-            pai, rpid = KSR.pv.get("$avp(pai)") or "", KSR.pv.get("$avp(rpid)") or ""
+                KSR.uac.uac_replace_from("", f"sip:{fuser}@{fdomain or pv('$fd')}")
+            pai, rpid = pv("$avp(pai)") or "", pv("$avp(rpid)") or ""
             if pai:
                 KSR.hdr.remove("P-Asserted-Identity")
                 KSR.hdr.append(f"P-Asserted-Identity: <sip:{pai}@{fdomain}>\r\n")
@@ -275,20 +322,20 @@ class ProxyTrunks:
                 self.rtp_delete()
                 return 1
             self.repo.begin_request()  # this worker's cache may predate the request's configuration
-            cs = int(KSR.pv.get("$avp(cs)") or 0)
-            status = int(KSR.pv.get("$T_reply_code") or 0)
+            cs = int(pv("$avp(cs)") or 0)
+            status = int(pv("$T_reply_code") or 0)
             timeout = KSR.tm.t_branch_timeout() > 0 and KSR.tm.t_branch_replied() < 0
             if timeout:
                 status = 408
                 KSR.warn(f"polyvox: carrier server {cs} did not answer, failing over\n")
                 KSR.htable.sht_seti("asdown", f"cs:{cs}", 1)
             KSR.pv.sets("$dlg_var(code)", str(status))
-            KSR.info(f"polyvox: carrier server {cs} failed with {status}, left: {KSR.pv.get('$avp(targets)')}\n")
-            if status in (401, 407) and not KSR.pv.get("$avp(authed)"):
-                server = next((s for s in self.repo.carrier_servers(int(KSR.pv.get("$avp(brand)") or 0))
+            KSR.info(f"polyvox: carrier server {cs} failed with {status}, left: {pv('$avp(targets)')}\n")
+            if status in (401, 407) and not pv("$avp(authed)"):
+                server = next((s for s in self.repo.carrier_servers(int(pv("$avp(brand)") or 0))
                                if s.id == cs), None)
                 if server is not None and server.auth_needed and server.auth_user:
-                    challenge = KSR.pv.get("$T_rpl($hdr(WWW-Authenticate))" if status == 401 else
+                    challenge = pv("$T_rpl($hdr(WWW-Authenticate))" if status == 401 else
                                            "$T_rpl($hdr(Proxy-Authenticate))") or ""
                     m = REALM_RE.search(challenge)
                     KSR.pv.sets("$avp(auser)", server.auth_user)
@@ -346,10 +393,10 @@ class ProxyTrunks:
     # ------------------------------------------------------------------ inbound (spec 6, 9.6.3)
     def inbound(self, si: str) -> None:
         providers, candidates = self.repo.ddi_providers()
-        called = KSR.pv.get("$rU") or ""
+        called = pv("$rU") or ""
         # a DDI provider is expected on its local socket only (IvozProvider's MATCH_DDI:
         # DDIProviderAddresses.ip = $si AND ProxyTrunks.ip = $Ri); none set is the main address
-        local = KSR.pv.get("$Ri") or ""
+        local = pv("$Ri") or ""
         reached = tuple(c for c in candidates
                         if providers[c.id].proxy_trunk_ip in (None, local) or si not in c.addresses)
         if len(reached) != len(candidates) and not any(si in c.addresses for c in reached):
@@ -375,7 +422,7 @@ class ProxyTrunks:
             reply(404, "Not Found: unknown DDI")
             return
         provider = providers[det.ddi_provider_id]
-        caller = self.repo.rule_set(provider.rule_set_id).apply("callerin", KSR.pv.get("$fU") or "")
+        caller = self.repo.rule_set(provider.rule_set_id).apply("callerin", pv("$fU") or "")
         ddi = self.repo.ddi(det.ddi.id)
         if ddi is None:
             reply(404, "Not Found: unknown DDI")
@@ -415,6 +462,9 @@ class ProxyTrunks:
             ruri, dst, rest = f"sip:{ddi.e164}@{ordered[0].key}", ordered[0].uri, [s.key for s in ordered[1:]]
             KSR.pv.sets("$avp(as_cur)", ordered[0].key)
         KSR.dialog.dlg_manage()
+        self.dialogs.created()
+        if company.type != "retail":
+            self.keepalive("ka-dst")
         self.rtp_identity("inbound")
         KSR.rr.record_route()
         provider = self.repo.ddi_providers()[0].get(provider_id) if provider_id is not None else None
@@ -448,12 +498,12 @@ class ProxyTrunks:
                 KSR.pv.sets("$dlg_var(code)", "487")
                 self.rtp_delete()
                 return 1
-            KSR.pv.sets("$dlg_var(code)", str(KSR.pv.get("$T_reply_code") or 0))
+            KSR.pv.sets("$dlg_var(code)", str(pv("$T_reply_code") or 0))
             if KSR.tm.t_branch_timeout() > 0 and KSR.tm.t_branch_replied() < 0:
-                failed = KSR.pv.get("$avp(as_cur)") or ""
+                failed = pv("$avp(as_cur)") or ""
                 if failed:
                     KSR.htable.sht_seti("asdown", failed, 1)
-                rest = [k for k in (KSR.pv.get("$avp(as_next)") or "").split(",") if k]
+                rest = [k for k in (pv("$avp(as_next)") or "").split(",") if k]
                 if rest:
                     KSR.pv.sets("$du", "sip:" + rest[0])
                     KSR.pv.sets("$avp(as_cur)", rest[0])
@@ -497,7 +547,7 @@ class ProxyTrunks:
     def force_socket() -> None:
         """Applies ``$avp(fs)`` to the branch about to be relayed (``$fs``; unset = Kamailio's
         choice). Without it a UDP request leaves from the address it was received on."""
-        fs = KSR.pv.get("$avp(fs)") or ""
+        fs = pv("$avp(fs)") or ""
         if fs:
             KSR.pv.sets("$fs", fs)
         else:
@@ -525,7 +575,7 @@ class ProxyTrunks:
 
     def active(self, profile: str, value: int) -> int:
         KSR.dialog.get_profile_size(profile, str(value), "$var(psize)")
-        return int(KSR.pv.get("$var(psize)") or 0)
+        return int(pv("$var(psize)") or 0)
 
     def count_call(self, brand_id: int, company_id: int) -> None:
         KSR.dialog.set_dlg_profile("brand", str(brand_id))
@@ -536,7 +586,7 @@ class ProxyTrunks:
         """Dialog variables: the call record's values, also read by ``polyvox.sip.control``
         (active calls: company, brand, direction, caller, callee, carrier, provider, start)."""
         KSR.pv.sets("$dlg_var(start)", datetime.now(UTC).isoformat())
-        KSR.pv.sets("$dlg_var(callid)", KSR.pv.get("$ci") or "")
+        KSR.pv.sets("$dlg_var(callid)", pv("$ci") or "")
         for k, v in values.items():
             if v is not None and v != "":
                 KSR.pv.sets(f"$dlg_var({k})", str(v))
@@ -545,20 +595,23 @@ class ProxyTrunks:
         try:
             if evname == "dialog:start":
                 KSR.pv.sets("$dlg_var(answer)", datetime.now(UTC).isoformat())
-                maxdur = _int(KSR.pv.get("$dlg_var(maxdur)"))
+                KSR.pv.sets("$dlg_var(caller_tag)", str(pv("$dlg(from_tag)") or ""))
+                self.dialogs.started()
+                maxdur = _int(pv("$dlg_var(maxdur)"))
                 if maxdur is not None:  # 9.4.1: hung up when the balance is used (ksr_dlgcut)
                     KSR.htable.sht_sets("dlgcut", self.dialog_key(), f"{time.time() + maxdur:.3f}")
             elif evname in ("dialog:end", "dialog:failed"):
+                self.dialogs.ended(answered=evname == "dialog:end")
                 key = self.dialog_key()
                 KSR.htable.sht_rm("dlgcut", key)
-                if evname == "dialog:end" and not (str(KSR.pv.get("$mt")) == "1" and KSR.pv.get("$rm") == "BYE"):
+                if evname == "dialog:end" and not (str(pv("$mt")) == "1" and pv("$rm") == "BYE"):
                     # ended by the dialog module (timeout, dlg.end_dlg): no BYE through the
                     # request route released the media session
-                    self.media_release(dialog_rtp_id(lambda name: KSR.pv.get(f"$dlg_var({name})") or ""),
-                                       KSR.pv.get("$dlg_var(mrs)"))
+                    self.media_release(dialog_rtp_id(lambda name: pv(f"$dlg_var({name})") or ""),
+                                       pv("$dlg_var(mrs)"))
                 if KSR.htable.sht_is_null("cdrdone", key) > 0:  # not written by ksr_dlgcut already
                     KSR.htable.sht_seti("cdrdone", key, 1)
-                    self.write_cdr(lambda name: KSR.pv.get(f"$dlg_var({name})") or "",
+                    self.write_cdr(lambda name: pv(f"$dlg_var({name})") or "",
                                    failed=evname == "dialog:failed")
         except Exception:
             log_error("call record")
@@ -566,7 +619,7 @@ class ProxyTrunks:
 
     @staticmethod
     def dialog_key() -> str:
-        return f"{KSR.pv.get('$dlg(h_entry)')}:{KSR.pv.get('$dlg(h_id)')}"
+        return f"{pv('$dlg(h_entry)')}:{pv('$dlg(h_id)')}"
 
     def ksr_dlgcut(self, msg: Any, evname: str = "") -> int:
         """Timer process (every 0.2 s): ends the dialogs that are due in the ``dlgcut`` table
@@ -582,7 +635,7 @@ class ProxyTrunks:
             now, due = time.time(), []
             try:
                 while KSR.htable.sht_iterator_next("cut") > 0:
-                    key, deadline = KSR.pv.get("$shtitkey(cut)"), KSR.pv.get("$shtitval(cut)")
+                    key, deadline = pv("$shtitkey(cut)"), pv("$shtitval(cut)")
                     try:
                         if float(deadline) <= now:
                             due.append(key)
@@ -614,8 +667,8 @@ class ProxyTrunks:
                 if not self.end_dialog(dialog):
                     KSR.err(f"polyvox: dialog {key} could not be ended, trying dlg.end_dlg\n")
                     self.rpc("dlg.end_dlg", int(h_entry), int(h_id))
-                    if str(KSR.pv.get("$jsonrpl(code)")) != "200":
-                        KSR.err(f"polyvox: dialog {key} could not be ended: {KSR.pv.get('$jsonrpl(body)')}\n")
+                    if str(pv("$jsonrpl(code)")) != "200":
+                        KSR.err(f"polyvox: dialog {key} could not be ended: {pv('$jsonrpl(body)')}\n")
                         continue
                 values: dict[str, str] = {}
                 for item in (dialog.get("variables") or []):
@@ -672,7 +725,7 @@ class ProxyTrunks:
         if params:
             request["params"] = list(params)
         KSR.jsonrpcs.exec(json.dumps(request))
-        body = KSR.pv.get("$jsonrpl(body)") or ""
+        body = pv("$jsonrpl(body)") or ""
         try:
             return json.loads(body).get("result")
         except (ValueError, AttributeError):
@@ -713,16 +766,27 @@ class ProxyTrunks:
 
     # ------------------------------------------------------------------ dialogs
     def within_dialog(self, method: str) -> None:
+        """In-dialog requests: relayed along the Record-Route only within a dialog of this proxy,
+        from one of its parties (:class:`polyvox.sip.kemi.DialogGuard`, docs/sip.md §11)."""
+        if method == "ACK" and KSR.tm.t_check_trans() == 0:
+            return  # ACK of a negative reply: absorbed by its transaction
+        ctx = self.dialogs.check(method)
+        if ctx is None:
+            return
         if KSR.rr.loose_route() > 0:
+            if not self.dialogs.destination_ok(method, ctx):
+                return
             KSR.textops.remove_hf_re("^X-Info-")
-            mrs = KSR.pv.get("$dlg_var(mrs)")
+            mrs = ctx.var("mrs")
             if mrs:
                 KSR.pv.seti("$avp(mrs)", int(mrs))
-            rtp_cid = KSR.pv.get("$dlg_var(rtp_cid)")
+            rtp_cid = ctx.var("rtp_cid")
             if rtp_cid:  # the dialog's own identity at rtpengine (-pvtin / -pvtout)
                 KSR.pv.sets("$avp(rtp_cid)", str(rtp_cid))
             if method in ("BYE", "CANCEL"):
                 self.rtp_delete()
+                if method == "BYE" and ctx.restored:
+                    self.end_restored(ctx)
             elif method in ("INVITE", "UPDATE", "ACK"):
                 self.rtp_manage()
             if method in ("INVITE", "UPDATE"):
@@ -734,6 +798,20 @@ class ProxyTrunks:
                 self.relay()
             return
         reply(404, "Not here")
+
+    def finish_missed(self, values: dict[str, str]) -> None:
+        """A dialog that ended without dialog:end (:meth:`DialogGuard.sweep`): media and record."""
+        self.media_release(dialog_rtp_id(lambda name: values.get(name, "")), values.get("mrs"))
+        self.write_cdr(lambda name: values.get(name, ""), failed=False)
+
+    def end_restored(self, ctx: DialogContext) -> None:
+        """BYE of a dialog answered before this proxy restarted: its call record is written from
+        the stored values and the stored copy goes (no dialog:end runs for it)."""
+        self.dialogs.forget(ctx)
+        try:
+            self.write_cdr(ctx.var, failed=False)
+        except Exception:
+            log_error("call record")
 
     # ------------------------------------------------------------------ media (rtpengine)
     def media_set(self, media_relay_set_id: int | None) -> None:
@@ -747,7 +825,7 @@ class ProxyTrunks:
         ``$avp(rtp_cid)`` for this transaction (offer, replies, failure routes) and
         ``$dlg_var(rtp_cid)`` for the dialog's later requests (``within_dialog``), its
         ``dialog:end`` and the platform's hangups (``ksr_dlgcut``)."""
-        rtp_cid = rtp_call_id(KSR.pv.get("$ci") or "", direction)
+        rtp_cid = rtp_call_id(pv("$ci") or "", direction)
         KSR.pv.sets("$avp(rtp_cid)", rtp_cid)
         KSR.pv.sets("$dlg_var(rtp_cid)", rtp_cid)
 
@@ -756,7 +834,7 @@ class ProxyTrunks:
         """This request's / transaction's rtpengine identity (set by :meth:`rtp_identity` or
         copied from the dialog by ``within_dialog``); a request of no known dialog falls back to
         the outbound identity."""
-        return str(KSR.pv.get("$avp(rtp_cid)") or "") or rtp_call_id(KSR.pv.get("$ci") or "", "outbound")
+        return str(pv("$avp(rtp_cid)") or "") or rtp_call_id(pv("$ci") or "", "outbound")
 
     def rtp_manage(self) -> int:
         return int(KSR.rtpengine.rtpengine_manage(f"{self.rtp_flags} call-id={self.current_rtp_id()}"))
@@ -765,24 +843,15 @@ class ProxyTrunks:
         KSR.rtpengine.rtpengine_delete(f"call-id={self.current_rtp_id()}")
 
     def media_release(self, rtp_cid: str, mrs: str | None) -> None:
-        """Deletes a dialog's media session (``rtp_cid``: its identity at rtpengine, see
-        :func:`dialog_rtp_id`) on the relays of its set, straight over the NG protocol: for calls
-        ended by the dialog module (``dlg.end_dlg``, dialog timeout), whose BYEs never pass
-        through the request route. An already deleted session (``Unknown call-id``) is fine."""
-        from polyvox.media.ng import NGClient
-
-        set_id = _int(mrs)
-        for sid, url, _weight, disabled in self.repo.rtpengine_nodes():
-            if disabled or (set_id is not None and sid != set_id):
-                continue
-            try:
-                with NGClient(url, timeout=0.5, retries=1) as ng:
-                    ng.delete(rtp_cid)
-            except Exception as exc:
-                KSR.dbg(f"polyvox: media release of {rtp_cid} on {url}: {exc}\n")
+        """Deletes a dialog's media session (``rtp_cid``, see :func:`dialog_rtp_id`) for calls ended
+        by the dialog module (:func:`polyvox.sip.kemi.release_media`)."""
+        release_media(self.repo.rtpengine_nodes(), rtp_cid, mrs)
 
     def media_offer(self) -> bool:
         if self.rtp_manage() < 0 and KSR.textops.has_body_type("application/sdp") > 0:
+            if sdp_invalid(str(pv("$rb") or "")):
+                reply(488, "Not Acceptable Here: invalid SDP")
+                return False
             KSR.err("polyvox: rtpengine offer failed\n")
             reply(503, "Service Unavailable: media relay unavailable")
             return False
@@ -791,8 +860,9 @@ class ProxyTrunks:
     def ksr_onreply_media(self, msg: Any) -> int:
         try:
             KSR.textops.remove_hf_re("^X-Info-")
-            status = int(KSR.pv.get("$rs"))
+            status = int(pv("$rs"))
             if 100 < status < 300:
+                self.dialogs.answered_by(status)
                 self.rtp_manage()
         except Exception:
             log_error("reply route")
@@ -807,6 +877,11 @@ class ProxyTrunks:
 
     def ksr_cfgsync(self, msg: Any, evname: str = "") -> int:
         """Timer process: media relay changes reach the rtpengine module (as in proxy-users)."""
+        self.ticks += 1
+        if self.ticks % 600 == 1:
+            self.dialogs.purge()
+        if self.ticks % 5 == 0:
+            self.dialogs.sweep(self.started, self.finish_missed)
         try:
             version = self.repo.read_version()
             if version != self.sync_version:
@@ -817,7 +892,7 @@ class ProxyTrunks:
                 self.sync_version = version
             if self.reload_pending:
                 KSR.jsonrpcs.exec(json.dumps({"jsonrpc": "2.0", "method": "rtpengine.reload", "id": 1}))
-                if str(KSR.pv.get("$jsonrpl(code)")) == "200":
+                if str(pv("$jsonrpl(code)")) == "200":
                     self.reload_pending = False
         except Exception:
             log_error("config sync")
@@ -861,7 +936,7 @@ def _hostport(ip: str, port: int) -> str:
 
 
 def hdr(name: str) -> str:
-    return (KSR.pv.get(f"$hdr({name})") or "").strip()
+    return (pv(f"$hdr({name})") or "").strip()
 
 
 def _int(value: Any) -> int | None:

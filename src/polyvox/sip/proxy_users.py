@@ -23,6 +23,7 @@ Flows (docs/sip.md has the details):
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import time
@@ -32,7 +33,18 @@ from typing import Any
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
 
 from polyvox.sip import dispatch
-from polyvox.sip.kemi import initial_request, log_error, reply
+from polyvox.sip.kemi import (
+    DialogContext,
+    DialogGuard,
+    initial_request,
+    log_error,
+    malformed_uris,
+    pv,
+    release_media,
+    reply,
+    sdp_invalid,
+    stray_reply,
+)
 from polyvox.sip.repository import (
     CallForward,
     Company,
@@ -47,6 +59,9 @@ from polyvox.sip.repository import (
 FLT_NATS = 5  # request flag: the sender is behind NAT
 FLB_NATB = 6  # branch flag: the destination is behind NAT (restored by lookup)
 FLB_SIPPING = 7  # branch flag: NATed UDP contact kept open with OPTIONS pings (nathelper natping)
+
+# dialog variables kept in kam_dialogs: what in-dialog requests need after a restart (§11)
+DIALOG_VARS = ("mrs", "rtp_callee", "rtp_caller", "rtp_cid", "caller_tag")
 
 AUTH_WRONG = (-2, -8)  # invalid password, auth user differs from From/To user
 AUTH_STALE = (-4, -6)  # nonce expired, nonce reused
@@ -74,12 +89,30 @@ class ProxyUsers:
         self.ban_restart = int(settings.get("ban_restart") or 80)
         self.ban_seconds = int(settings.get("ban_seconds") or 43200)
         self.geoip: Any = None
+        self.started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        self.dialogs = DialogGuard(self.repo.engine, f"{settings.get('name') or 'proxy-users'}@"
+                                   f"{settings.get('host')}:{settings.get('port')}", self.is_inside,
+                                   DIALOG_VARS, int(settings.get('port') or 5060),
+                                   self.repo.begin_request)
+
+    def is_inside(self, ip: str, port: int) -> bool:
+        """An internal peer: proxy-trunks or an application server (trusted, inside traffic)."""
+        return (ip, port) == self.trunks_addr or self.repo.application_server_at(ip, port) is not None
 
     # ------------------------------------------------------------------ process hooks
     def child_init(self, rank: int) -> int:
         return 0
 
     # ------------------------------------------------------------------ request route
+    def ksr_reply_route(self, msg: Any) -> int:
+        """Every reply received: stray ones (no transaction) are dropped (:func:`stray_reply`)."""
+        try:
+            if stray_reply():
+                return -255
+        except Exception:
+            log_error("reply route")
+        return 1
+
     def ksr_request_route(self, msg: Any) -> int:
         try:
             self.route()
@@ -94,7 +127,7 @@ class ProxyUsers:
             return
         self.repo.begin_request()
         self.profiles = []
-        source = (KSR.pv.get("$si"), int(KSR.pv.get("$sp")))
+        source = (pv("$si"), int(pv("$sp")))
         if source == self.trunks_addr and method != "REGISTER":
             self.from_trunks(method)
             return
@@ -107,6 +140,11 @@ class ProxyUsers:
                 return  # flooding source: ignored (no reply) until the ban ends
             if self.banned():
                 reply(403, "Forbidden: banned source")
+                return
+            bad = malformed_uris()
+            if bad is not None:
+                if not self.flooding():  # counted like any unidentified request (12.2)
+                    reply(400, f"Bad Request: invalid characters in {bad}")
                 return
             self.nat_detect(method)
             KSR.textops.remove_hf_re("^X-Info-")
@@ -123,9 +161,9 @@ class ProxyUsers:
         if method != "INVITE":
             reply(405, "Method Not Allowed")
             return
-        src_ip, src_port = KSR.pv.get("$si") or "", int(KSR.pv.get("$sp") or 0)
-        wholesale = self.repo.wholesale_at(src_ip, (KSR.pv.get("$pr") or "udp").lower(), KSR.pv.get("$fu") or "",
-                                           KSR.pv.get("$ru") or "")
+        src_ip, src_port = pv("$si") or "", int(pv("$sp") or 0)
+        wholesale = self.repo.wholesale_at(src_ip, (pv("$pr") or "udp").lower(), pv("$fu") or "",
+                                           pv("$ru") or "")
         if wholesale is not None:  # spec 9.1.4: IP authentication only, any SIP domain
             if KSR.corex.has_ruri_user() < 0:
                 reply(484, "Address Incomplete")
@@ -141,7 +179,7 @@ class ProxyUsers:
             if found is None:
                 return
             ep, _domain = found
-            if self.repo.domain(KSR.pv.get("$rd") or "") is None and not KSR.is_myself_ruri():
+            if self.repo.domain(pv("$rd") or "") is None and not KSR.is_myself_ruri():
                 reply(404, "Not Found: invalid domain in R-URI")
                 return
         if KSR.corex.has_ruri_user() < 0:
@@ -178,7 +216,7 @@ class ProxyUsers:
         if ep.kind == "retail":
             self.to_trunks(ep, company, clid, rules)
             return
-        callee = KSR.pv.get("$rU") or ""
+        callee = pv("$rU") or ""
         if not self.is_internal(callee, ep, company):
             out = transform(rules, "calleein", callee)
             if out != callee:
@@ -195,7 +233,7 @@ class ProxyUsers:
             return True
         key = f"{ep.kind}:{ep.id}"
         KSR.dialog.get_profile_size("endpointCalls", key, "$var(pvx_calls)")
-        if _int(KSR.pv.get("$var(pvx_calls)")) >= ep.max_calls:
+        if _int(pv("$var(pvx_calls)")) >= ep.max_calls:
             if inbound:
                 reply(486, "Busy Here: maximum concurrent calls reached")
             else:
@@ -219,8 +257,8 @@ class ProxyUsers:
         decision = check_concurrent_calls(
             direction=Direction.INBOUND if inbound else Direction.OUTBOUND, client_type=client_type,
             brand_max_calls=max(0, self.repo.brand_max_calls(company.brand_id)),
-            brand_active_calls=max(0, _int(KSR.pv.get("$var(pvx_bc)"))),
-            client_max_calls=max(0, company.max_calls), client_active_calls=max(0, _int(KSR.pv.get("$var(pvx_cc)"))))
+            brand_active_calls=max(0, _int(pv("$var(pvx_bc)"))),
+            client_max_calls=max(0, company.max_calls), client_active_calls=max(0, _int(pv("$var(pvx_cc)"))))
         if not decision.allowed:
             who = "client" if decision.reason.value.startswith("client") else "brand"
             if inbound:
@@ -232,8 +270,13 @@ class ProxyUsers:
             self.profiles += [("company", str(company.id)), ("brand", str(company.brand_id))]
         return True
 
-    def manage_dialog(self) -> None:
+    def manage_dialog(self, keepalive: str = "") -> None:
+        """Creates the call's dialog; ``keepalive`` "ka-src" / "ka-dst" names the side that is an
+        application server: in-dialog OPTIONS probe it and end the call when it is gone (§11.3)."""
         KSR.dialog.dlg_manage()
+        self.dialogs.created()
+        if keepalive and int(self.s.get("dialog_ka_interval") or 0) > 0:
+            KSR.dialog.dlg_set_property(keepalive)
         for name, value in self.profiles:
             KSR.dialog.set_dlg_profile(name, value)
         self.profiles = []
@@ -252,20 +295,20 @@ class ProxyUsers:
         flt = self.repo.ip_filter(company)
         if not flt.enabled:
             return True
-        src = KSR.pv.get("$si") or ""
+        src = pv("$si") or ""
         country = self.country_of(src) if flt.countries else None
         key = f"{ep.kind}:{ep.id}"
         xcalls = min(3, max(0, ep.external_ip_calls)) if ep.kind == "terminal" else 0
         active = 0
         if xcalls and is_call:
             KSR.dialog.get_profile_size("roadwarrior", key, "$var(pvx_rw)")
-            active = max(0, _int(KSR.pv.get("$var(pvx_rw)")))
+            active = max(0, _int(pv("$var(pvx_rw)")))
         decision = check_source(flt, src, country, external_ip_calls=xcalls, active_non_granted_calls=active,
                                 is_call=is_call)
         if not decision.allowed:
             limit = decision.reason is SourceReason.ROADWARRIOR_LIMIT
             try:
-                self.repo.ban(ip=src, aor=f"{ep.name}@{KSR.pv.get('$fd') or ''}", blocker="ipfilter",
+                self.repo.ban(ip=src, aor=f"{ep.name}@{pv('$fd') or ''}", blocker="ipfilter",
                               description="roadwarrior call limit" if limit else "source not in the client's IP filter",
                               brand_id=company.brand_id, company_id=company.id)
             except Exception:
@@ -285,7 +328,7 @@ class ProxyUsers:
         return self.geoip.country(ip)  # type: ignore[no-any-return]
 
     def bruteforce_key(self) -> str:
-        return f"{KSR.pv.get('$fU') or ''}@{KSR.pv.get('$fd') or ''}::{KSR.pv.get('$si') or ''}"
+        return f"{pv('$fU') or ''}@{pv('$fd') or ''}::{pv('$si') or ''}"
 
     def flooding(self) -> bool:
         """Spec 12.2: pike counts the requests of each source IP that failed identification
@@ -295,7 +338,7 @@ class ProxyUsers:
         (blocker ``antiflood``). True: drop this request."""
         if KSR.pike.pike_check_req() >= 0:
             return False
-        ip = KSR.pv.get("$si") or ""
+        ip = pv("$si") or ""
         if KSR.htable.sht_is_null("ipban", ip) > 0:
             KSR.htable.sht_seti("ipban", ip, -1)  # banned, row being written (see ban_still_listed)
             KSR.warn(f"polyvox: {ip} flooding, ignored for {self.s.get('flood_ban_seconds')} s\n")
@@ -338,8 +381,8 @@ class ProxyUsers:
         if until > time.time():
             if value < 0:
                 return True
-            aor = f"{KSR.pv.get('$fU') or ''}@{KSR.pv.get('$fd') or ''}"
-            return self.ban_still_listed("srcban", key, KSR.pv.get("$si") or "", aor, "antibruteforce")
+            aor = f"{pv('$fU') or ''}@{pv('$fd') or ''}"
+            return self.ban_still_listed("srcban", key, pv("$si") or "", aor, "antibruteforce")
         KSR.htable.sht_rm("srcban", key)
         return False
 
@@ -353,15 +396,15 @@ class ProxyUsers:
         KSR.htable.sht_seti("badauth", key, count)
         if count < self.ban_threshold:
             return
-        ip = KSR.pv.get("$si") or ""
+        ip = pv("$si") or ""
         until = int(time.time()) + self.ban_seconds
         KSR.htable.sht_seti("srcban", key, -until)  # banned, row being written (see ban_still_listed)
         KSR.htable.sht_seti("badauth", key, self.ban_restart)
         KSR.warn(f"polyvox: {key} banned for {self.ban_seconds} s after {count} failed authentications\n")
         try:
-            domain = self.repo.domain(KSR.pv.get("$fd") or "")
+            domain = self.repo.domain(pv("$fd") or "")
             company = self.repo.company(domain.company_id) if domain and domain.company_id else None
-            self.repo.ban(ip=ip, aor=f"{KSR.pv.get('$fU') or ''}@{KSR.pv.get('$fd') or ''}", blocker="antibruteforce",
+            self.repo.ban(ip=ip, aor=f"{pv('$fU') or ''}@{pv('$fd') or ''}", blocker="antibruteforce",
                           description=f"{count} failed authentications",
                           brand_id=(domain.brand_id if domain and domain.brand_id else None)
                           or (company.brand_id if company else None), company_id=company.id if company else None)
@@ -383,10 +426,10 @@ class ProxyUsers:
     def caller_number(self) -> str:
         """P-Asserted-Identity > P-Preferred-Identity > Remote-Party-ID > From user."""
         for var in ("$ai", "$pu", "$re"):
-            user = uri_user(KSR.pv.get(var) or "")
+            user = uri_user(pv(var) or "")
             if user:
                 return user
-        return KSR.pv.get("$fU") or ""
+        return pv("$fU") or ""
 
     def validated_clid(self, ep: Endpoint, company: Company, rules: Any = None) -> str | None:
         from polyvox.domain.callflow import fallback_outgoing_ddi, validate_clid
@@ -401,7 +444,7 @@ class ProxyUsers:
     def to_trunks(self, ep: Endpoint | None, company: Company, caller: str, rules: Any = None) -> None:
         from polyvox.domain.routing import extract_routing_tag
 
-        raw = KSR.pv.get("$rU") or ""
+        raw = pv("$rU") or ""
         dialled = raw.replace("%23", "#")
         ext = extract_routing_tag(dialled, self.repo.routing_tags(company.brand_id),
                                   self.repo.enabled_tags(company.id))
@@ -433,14 +476,14 @@ class ProxyUsers:
     def authenticate(self, method: str) -> tuple[Endpoint, str] | None:
         """Domain, endpoint and digest check; sends the reply and returns None when refused."""
         register = method == "REGISTER"
-        domain_name = (KSR.pv.get("$td") if register else KSR.pv.get("$fd")) or ""
+        domain_name = (pv("$td") if register else pv("$fd")) or ""
         domain = self.repo.domain(domain_name)
         if domain is None:
             if self.flooding():
                 return None
             reply(403, "Forbidden: unknown domain")
             return None
-        username = (KSR.pv.get("$tU") if register else KSR.pv.get("$fU")) or ""
+        username = (pv("$tU") if register else pv("$fU")) or ""
         ep = self.repo.endpoint(domain, username)
         if ep is None:
             self.bad_credentials()
@@ -459,7 +502,7 @@ class ProxyUsers:
         if rc < 0:
             if rc in AUTH_WRONG:
                 KSR.notice(f"polyvox: wrong credentials for {username}@{domain.name} "
-                           f"from {KSR.pv.get('$si')} ({rc})\n")
+                           f"from {pv('$si')} ({rc})\n")
                 self.bad_credentials()
                 if self.flooding():
                     return None
@@ -480,13 +523,12 @@ class ProxyUsers:
             return
         if KSR.isflagset(FLT_NATS):
             KSR.setbflag(FLB_NATB)
-            if (KSR.pv.get("$pr") or "").lower() == "udp":
+            if (pv("$pr") or "").lower() == "udp":
                 KSR.setbflag(FLB_SIPPING)
         flags = 0 if ep.multi_contact else 0x04  # 0x04: one contact per AoR, the newest wins
         aor = f"sip:{ep.name}@{domain}"
         if KSR.registrar.save_uri(self.location_table, flags, aor) < 0:
-            KSR.sl.sl_reply_error()
-            return
+            return  # the registrar has answered (400 for "*" with expires, 503 for too many contacts...)
         self.persist_aor(ep.name, domain, aor)
 
     def persist_aor(self, username: str, domain: str, aor: str) -> None:
@@ -494,10 +536,10 @@ class ProxyUsers:
         try:
             contacts: list[dict[str, Any]] = []
             if KSR.registrar.reg_fetch_contacts(self.location_table, aor, "pvx") > 0:
-                count = int(KSR.pv.get("$ulc(pvx=>count)") or 0)
+                count = int(pv("$ulc(pvx=>count)") or 0)
                 for i in range(count):
                     def g(key: str, i: int = i) -> Any:
-                        return KSR.pv.get(f"$(ulc(pvx=>{key})[{i}])")
+                        return pv(f"$(ulc(pvx=>{key})[{i}])")
                     q = g("q")
                     contacts.append({
                         "contact": g("addr"), "expires": _int(g("expires")), "received": g("received"),
@@ -511,6 +553,20 @@ class ProxyUsers:
             self.repo.store_contacts(username, domain, contacts)
         except Exception:
             log_error("location write")
+
+    def ensure_location(self) -> None:
+        """The registrations stored before this start are back in usrloc before any lookup: the
+        timer process restores them on its first tick, and a SIP worker that looks up a contact
+        before that does it itself (``ul.add`` of a contact already there only refreshes it). The
+        htable ``pvstate`` says it is done, for every process."""
+        if self.location_loaded:
+            return
+        if _int(KSR.htable.sht_get("pvstate", "ulrestored")) == 1:
+            self.location_loaded = True
+            return
+        self.restore_location()
+        KSR.htable.sht_seti("pvstate", "ulrestored", 1)
+        self.location_loaded = True
 
     def restore_location(self) -> None:
         """Timer process, once at start: unexpired rows of kam_users_location back into usrloc."""
@@ -527,7 +583,7 @@ class ProxyUsers:
                       float(row.q if row.q is not None else 1.0), row.path or "0", int(row.flags or 0),
                       int(row.cflags or 0), methods]
             KSR.jsonrpcs.exec(json.dumps({"jsonrpc": "2.0", "method": "ul.add", "params": params, "id": 1}))
-            if str(KSR.pv.get("$jsonrpl(code)")) == "200":
+            if str(pv("$jsonrpl(code)")) == "200":
                 restored += 1
         KSR.info(f"polyvox: {restored} registrations restored from kam_users_location\n")
 
@@ -542,9 +598,9 @@ class ProxyUsers:
             key = str(company.application_server_set_id or 0)
             if KSR.htable.sht_is_null("asrr", key) > 0:  # $shtinc does not create missing items
                 KSR.htable.sht_seti("asrr", key, 0)
-            counter = int(KSR.pv.get(f"$shtinc(asrr=>{key})") or 0)
+            counter = int(pv(f"$shtinc(asrr=>{key})") or 0)
         ordered = dispatch.order_servers(servers, company.distribute_method, company.id, counter, down)
-        self.manage_dialog()
+        self.manage_dialog("ka-dst")
         KSR.rr.record_route()
         self.media_set(company.media_relay_set_id)
         self.media_plan(self.endpoint_side(ep, True), "rtp")
@@ -573,11 +629,11 @@ class ProxyUsers:
                 self.rtp_manage("")
                 return 1
             if KSR.tm.t_branch_timeout() > 0 and KSR.tm.t_branch_replied() < 0:
-                failed = KSR.pv.get("$avp(as_cur)") or ""
+                failed = pv("$avp(as_cur)") or ""
                 KSR.warn(f"polyvox: application server {failed} did not answer, failing over\n")
                 if failed:
                     KSR.htable.sht_seti("asdown", failed, 1)
-                rest = [k for k in (KSR.pv.get("$avp(as_next)") or "").split(",") if k]
+                rest = [k for k in (pv("$avp(as_next)") or "").split(",") if k]
                 if rest:
                     KSR.pv.sets("$du", "sip:" + rest[0])
                     KSR.pv.sets("$avp(as_cur)", rest[0])
@@ -599,11 +655,11 @@ class ProxyUsers:
         if method == "REGISTER":
             reply(403, "Forbidden: application servers do not register")
             return
-        domain = self.repo.domain(KSR.pv.get("$rd") or "")
+        domain = self.repo.domain(pv("$rd") or "")
         if domain is None:
             reply(404, "Not Found: unknown domain")
             return
-        ep = self.repo.endpoint(domain, KSR.pv.get("$rU") or "")
+        ep = self.repo.endpoint(domain, pv("$rU") or "")
         if ep is None:
             reply(404, "Not Found: unknown endpoint")
             return
@@ -611,8 +667,8 @@ class ProxyUsers:
         # what the application server tells about this leg (docs/sip.md §3.3, appserver-dialplan §6):
         # X-Info-Callee = the number the endpoint must see (dialled number, friend value, called DDI),
         # X-Info-Ddi = the called DDI (older senders), X-Info-FromDomain = the friend's "From domain"
-        callee = (KSR.pv.get("$hdr(X-Info-Callee)") or "").strip() or (KSR.pv.get("$hdr(X-Info-Ddi)") or "").strip()
-        from_domain = (KSR.pv.get("$hdr(X-Info-FromDomain)") or "").strip() or (ep.from_domain or "")
+        callee = (pv("$hdr(X-Info-Callee)") or "").strip() or (pv("$hdr(X-Info-Ddi)") or "").strip()
+        from_domain = (pv("$hdr(X-Info-FromDomain)") or "").strip() or (ep.from_domain or "")
         if ep.kind == "friend" and ep.connectivity == "intervpbx" and method == "INVITE":
             self.through_inter_vpbx_friend(ep, company, callee)
             return
@@ -623,7 +679,7 @@ class ProxyUsers:
         if method == "INVITE":
             if not self.within_call_limit(ep, inbound=True):
                 return
-            self.manage_dialog()
+            self.manage_dialog("ka-src")
             KSR.rr.record_route()
             self.media_set(company.media_relay_set_id if company else None)
         if ep.direct:
@@ -631,6 +687,7 @@ class ProxyUsers:
             if ep.ip:
                 KSR.pv.sets("$du", f"sip:{ep.ip}:{ep.port or 5060}")
         else:
+            self.ensure_location()
             rc = KSR.registrar.lookup_uri(self.location_table, f"sip:{ep.name}@{domain.name}")
         if rc < 0:
             if rc == -2:
@@ -639,7 +696,7 @@ class ProxyUsers:
                 reply(480, "Temporarily Unavailable")
             return
         if company is not None and method == "INVITE":
-            self.branch_adaptations(ep, company, KSR.pv.get("$fU") or "", callee if ep.ddi_in else "",
+            self.branch_adaptations(ep, company, pv("$fU") or "", callee if ep.ddi_in else "",
                                     from_domain=from_domain)
         if method == "INVITE":
             self.media_plan("rtp", self.endpoint_side(ep, False))
@@ -657,7 +714,7 @@ class ProxyUsers:
         that friend as the calling endpoint; the caller (From user) is kept. Both clients must be
         vPBX clients of the same corporation."""
         target = self.repo.company(friend.inter_company_id) if friend.inter_company_id else None
-        number = callee or (KSR.pv.get("$rU") or "")
+        number = callee or (pv("$rU") or "")
         KSR.textops.remove_hf_re("^X-Info-")
         if company is None or target is None or target.type != "vpbx":
             reply(404, "Not Found: inter-vPBX friend without target client")
@@ -669,9 +726,9 @@ class ProxyUsers:
         if peer is None:
             reply(404, f"Not Found: client {target.id} has no inter-vPBX friend back to client {company.id}")
             return
-        domain = self.repo.company_domain(target.id) or (KSR.pv.get("$rd") or "")
+        domain = self.repo.company_domain(target.id) or (pv("$rd") or "")
         KSR.pv.sets("$ru", f"sip:{number}@{domain}")
-        caller = KSR.pv.get("$fU") or ""
+        caller = pv("$fU") or ""
         self.to_application_server(peer, target, caller)
 
     def from_trunks(self, method: str) -> None:
@@ -679,18 +736,18 @@ class ProxyUsers:
         R-URI user in the brand's domain) names the account; its registered contacts (or its
         fixed address) ring. Retail call forwards (spec 10.3.1) apply: unconditional at once,
         unreachable when the account has no registration or does not answer (timeout, 408)."""
-        account_id = _int((KSR.pv.get("$hdr(X-Info-RetailAccountId)") or "").strip(), 0)
+        account_id = _int((pv("$hdr(X-Info-RetailAccountId)") or "").strip(), 0)
         ep = self.repo.endpoint_by_id("retail", account_id) if account_id else None
         if ep is None:
-            domain = self.repo.domain(KSR.pv.get("$rd") or "")
-            ep = self.repo.endpoint(domain, KSR.pv.get("$rU") or "") if domain is not None else None
+            domain = self.repo.domain(pv("$rd") or "")
+            ep = self.repo.endpoint(domain, pv("$rU") or "") if domain is not None else None
         company = self.repo.company(ep.company_id) if ep is not None else None
         if ep is None or company is None:
             reply(404, "Not Found: unknown endpoint")
             return
-        ddi = (KSR.pv.get("$hdr(X-Info-Ddi)") or "").strip()
-        ddi_id = _int((KSR.pv.get("$hdr(X-Info-DdiId)") or "").strip(), 0) or None
-        caller = (KSR.pv.get("$hdr(X-Info-Caller)") or "").strip() or (KSR.pv.get("$fU") or "")
+        ddi = (pv("$hdr(X-Info-Ddi)") or "").strip()
+        ddi_id = _int((pv("$hdr(X-Info-DdiId)") or "").strip(), 0) or None
+        caller = (pv("$hdr(X-Info-Caller)") or "").strip() or (pv("$fU") or "")
         KSR.textops.remove_hf_re("^X-Info-")
         forwards = self.repo.call_forwards(ep.id) if method == "INVITE" else ()
         if method == "INVITE":
@@ -734,6 +791,7 @@ class ProxyUsers:
             KSR.pv.sets("$ru", f"sip:{ep.name}@{ep.ip}:{ep.port or 5060}")
         else:
             domain_name = self.repo.brand_domain(company.brand_id) or ""
+            self.ensure_location()
             if KSR.registrar.lookup_uri(self.location_table, f"sip:{ep.name}@{domain_name}") < 0:
                 return False
         self.branch_adaptations(ep, company, caller, ddi if ep.ddi_in else "", from_domain=ep.from_domain or "")
@@ -751,7 +809,7 @@ class ProxyUsers:
         KSR.pv.sets("$avp(pvx_fdom)", from_domain)
         if rules is not None and caller and is_e164(caller):  # internal numbers (extensions) are never E.164
             out = rules.apply("callerout", caller)
-            if out != (KSR.pv.get("$fU") or ""):
+            if out != (pv("$fU") or ""):
                 KSR.pv.sets("$avp(pvx_from)", out)
         if ddi:
             internal = ep.kind in ("terminal", "friend") and self.is_internal(ddi, ep, company)
@@ -764,14 +822,14 @@ class ProxyUsers:
         """Per branch towards an endpoint: the adapted R-URI/To user and From user/domain (uac,
         no restore: dialogs match on tags)."""
         try:
-            ruser = KSR.pv.get("$avp(pvx_ruser)")
+            ruser = pv("$avp(pvx_ruser)")
             if ruser:
                 KSR.pv.sets("$rU", str(ruser))
-                KSR.uac.uac_replace_to("", f"sip:{ruser}@{KSR.pv.get('$td')}")
-            fuser = KSR.pv.get("$avp(pvx_from)")
-            fdom = KSR.pv.get("$avp(pvx_fdom)")
+                KSR.uac.uac_replace_to("", f"sip:{ruser}@{pv('$td')}")
+            fuser = pv("$avp(pvx_from)")
+            fdom = pv("$avp(pvx_fdom)")
             if fuser or fdom:
-                KSR.uac.uac_replace_from("", f"sip:{fuser or KSR.pv.get('$fU')}@{fdom or KSR.pv.get('$fd')}")
+                KSR.uac.uac_replace_from("", f"sip:{fuser or pv('$fU')}@{fdom or pv('$fd')}")
         except Exception:
             log_error("branch route")
         return 1
@@ -782,7 +840,7 @@ class ProxyUsers:
         instead) or to a number, sent back to proxy-trunks as an outbound call of the retail
         account with a ``Diversion`` header (the called DDI, ``reason``)."""
         send = KSR.tm.t_reply if in_failure else reply
-        domain = self.repo.brand_domain(company.brand_id) or KSR.pv.get("$fd") or ""
+        domain = self.repo.brand_domain(company.brand_id) or pv("$fd") or ""
         diversion = f"Diversion: <sip:{ddi or ep.name}@{domain}>;reason={reason};counter=1\r\n"
         if cfw.target_type == "retail":
             target = self.repo.endpoint_by_id("retail", cfw.retail_account_id or 0)
@@ -826,16 +884,16 @@ class ProxyUsers:
             if KSR.tm.t_is_canceled() > 0:
                 self.rtp_manage("")
                 return 1
-            cfw_id = _int(KSR.pv.get("$avp(cfw_id)"))
-            timeout = KSR.tm.t_branch_timeout() > 0 or _int(KSR.pv.get("$T_reply_code")) == 408
+            cfw_id = _int(pv("$avp(cfw_id)"))
+            timeout = KSR.tm.t_branch_timeout() > 0 or _int(pv("$T_reply_code")) == 408
             if cfw_id and timeout:
-                ep = self.repo.endpoint_by_id("retail", _int(KSR.pv.get("$avp(cfw_ep)")))
+                ep = self.repo.endpoint_by_id("retail", _int(pv("$avp(cfw_ep)")))
                 company = self.repo.company(ep.company_id) if ep is not None else None
                 cfw = next((f for f in self.repo.call_forwards(ep.id) if f.id == cfw_id), None) if ep else None
                 if ep is not None and company is not None and cfw is not None:
                     KSR.pv.sets("$avp(cfw_id)", "")
-                    self.call_forward(cfw, ep, company, KSR.pv.get("$avp(cfw_ddi)") or "",
-                                      KSR.pv.get("$avp(cfw_caller)") or "", "unavailable", in_failure=True)
+                    self.call_forward(cfw, ep, company, pv("$avp(cfw_ddi)") or "",
+                                      pv("$avp(cfw_caller)") or "", "unavailable", in_failure=True)
                     return 1
             self.rtp_manage("")
         except Exception:
@@ -851,25 +909,36 @@ class ProxyUsers:
 
     # ------------------------------------------------------------------ dialogs, media, NAT
     def within_dialog(self, method: str) -> None:
+        """In-dialog requests: relayed along the Record-Route only within a dialog of this proxy,
+        from one of its parties (:class:`polyvox.sip.kemi.DialogGuard`, docs/sip.md §11)."""
+        if method == "ACK" and KSR.tm.t_check_trans() == 0:
+            return  # ACK of a negative reply: absorbed by its transaction
+        ctx = self.dialogs.check(method, self.refused_in_dialog)
+        if ctx is None:
+            return
         if KSR.rr.loose_route() > 0:
-            KSR.textops.remove_hf_re("^X-Info-")  # context is set on initial requests only
             if not KSR.isdsturiset():
                 KSR.nathelper.handle_ruri_alias()
-            mrs = KSR.pv.get("$dlg_var(mrs)")
+            if not self.dialogs.destination_ok(method, ctx, self.refused_in_dialog):
+                return
+            KSR.textops.remove_hf_re("^X-Info-")  # context is set on initial requests only
+            mrs = ctx.var("mrs")
             if mrs:
                 KSR.pv.seti("$avp(mrs)", int(mrs))
-            down = KSR.rr.is_direction("downstream") > 0
-            to_callee, to_caller = KSR.pv.get("$dlg_var(rtp_callee)"), KSR.pv.get("$dlg_var(rtp_caller)")
+            down = self.downstream(ctx)
+            to_callee, to_caller = ctx.var("rtp_callee"), ctx.var("rtp_caller")
             offer, answer = (to_callee, to_caller) if down else (to_caller, to_callee)
             if offer:
                 KSR.pv.sets("$avp(rtp_offer)", offer)
             if answer:
                 KSR.pv.sets("$avp(rtp_answer)", answer)
-            rtp_cid = KSR.pv.get("$dlg_var(rtp_cid)")
+            rtp_cid = ctx.var("rtp_cid")
             if rtp_cid:  # dialog received from proxy-trunks: its own rtpengine identity
                 KSR.pv.sets("$avp(rtp_cid)", str(rtp_cid))
             if method in ("BYE", "CANCEL"):
                 self.rtp_delete()
+                if method == "BYE":
+                    self.dialogs.forget(ctx)
             elif method in ("INVITE", "UPDATE", "ACK"):
                 self.rtp_manage(offer or self.rtp_flags)
             if method in ("INVITE", "UPDATE"):
@@ -881,6 +950,36 @@ class ProxyUsers:
                 self.relay()
             return
         reply(404, "Not here")
+
+    @staticmethod
+    def downstream(ctx: DialogContext) -> bool:
+        """The request goes from the caller to the callee (its From tag is the caller's)."""
+        if ctx.restored:
+            return str(pv("$ft") or "") == ctx.var("caller_tag")
+        return KSR.rr.is_direction("downstream") > 0
+
+    def refused_in_dialog(self) -> bool:
+        """A refused in-dialog request of an outside source counts for anti-flood (12.2)."""
+        return self.flooding()
+
+    def ksr_dialog_event(self, msg: Any, evname: str = "") -> int:
+        """dialog:start stores the answered dialog (restarts, §11); dialog:end drops it and, for
+        dialogs ended by the dialog module (application server gone, timeout: no BYE crossed the
+        request route), releases the media session."""
+        try:
+            if evname == "dialog:start":
+                KSR.pv.sets("$dlg_var(caller_tag)", str(pv("$dlg(from_tag)") or ""))
+                self.dialogs.started()
+            elif evname == "dialog:failed":
+                self.dialogs.ended(answered=False)
+            elif evname == "dialog:end":
+                self.dialogs.ended()
+                if not (str(pv("$mt")) == "1" and pv("$rm") == "BYE"):
+                    release_media(self.repo.rtpengine_nodes(),
+                                  str(pv("$dlg_var(rtp_cid)") or pv("$dlg(callid)") or ""), pv("$dlg_var(mrs)"))
+        except Exception:
+            log_error("dialog event")
+        return 1
 
     # rtpengine flags per side of the call (the SDP rtpengine writes towards that side)
     def side_flags(self, profile: str) -> str:
@@ -909,17 +1008,17 @@ class ProxyUsers:
         endpoints with ``rtpEncryption`` must not talk plain RTP (spec 10.3.1)."""
         if KSR.textops.has_body_type("application/sdp") < 0:
             return True
-        body = KSR.pv.get("$rb") or ""
+        body = pv("$rb") or ""
         return "RTP/SAVP" in body and ("a=crypto:" in body or "a=fingerprint:" in body)
 
     def endpoint_side(self, ep: Endpoint | None, source: bool) -> str:
         """webrtc / srtp / rtp for an endpoint, from the request's transport (source) or the
         destination chosen by lookup."""
         if source:
-            if (KSR.pv.get("$pr") or "").lower() in ("ws", "wss"):
+            if (pv("$pr") or "").lower() in ("ws", "wss"):
                 return "webrtc"
         else:
-            dest = f"{KSR.pv.get('$du') or ''} {KSR.pv.get('$ru') or ''}".lower()
+            dest = f"{pv('$du') or ''} {pv('$ru') or ''}".lower()
             if "transport=ws" in dest:
                 return "webrtc"
         return "srtp" if ep is not None and ep.rtp_encryption else "rtp"
@@ -928,8 +1027,11 @@ class ProxyUsers:
         """rtpengine offer for an initial INVITE (late offers are handled by rtpengine_manage on
         the 200 OK / ACK). No relay reachable: the call is refused rather than sent with the
         endpoint's own media address to the inside."""
-        flags = KSR.pv.get("$avp(rtp_offer)") or self.rtp_flags
+        flags = pv("$avp(rtp_offer)") or self.rtp_flags
         if self.rtp_manage(flags) < 0 and KSR.textops.has_body_type("application/sdp") > 0:
+            if sdp_invalid(str(pv("$rb") or "")):
+                reply(488, "Not Acceptable Here: invalid SDP")
+                return False
             KSR.err("polyvox: rtpengine offer failed\n")
             reply(503, "Service Unavailable: media relay unavailable")
             return False
@@ -942,17 +1044,17 @@ class ProxyUsers:
         Call-ID and From tag on both of its legs, and rtpengine would take the second leg's offer
         for a re-offer of the first one. Kept in the transaction (``$avp``: replies, failure
         routes) and in the dialog (``$dlg_var``: in-dialog requests)."""
-        rtp_cid = rtp_inbound_call_id(KSR.pv.get("$ci") or "")
+        rtp_cid = rtp_inbound_call_id(pv("$ci") or "")
         KSR.pv.sets("$avp(rtp_cid)", rtp_cid)
         KSR.pv.sets("$dlg_var(rtp_cid)", rtp_cid)
 
     def rtp_manage(self, flags: str) -> int:
         """``rtpengine_manage`` with the dialog's rtpengine identity (plain Call-ID, or
         ``<Call-ID>-pvin`` for dialogs received from proxy-trunks)."""
-        return int(KSR.rtpengine.rtpengine_manage(with_rtp_identity(flags, KSR.pv.get("$avp(rtp_cid)"))))
+        return int(KSR.rtpengine.rtpengine_manage(with_rtp_identity(flags, pv("$avp(rtp_cid)"))))
 
     def rtp_delete(self) -> int:
-        return int(KSR.rtpengine.rtpengine_delete(with_rtp_identity("", KSR.pv.get("$avp(rtp_cid)"))))
+        return int(KSR.rtpengine.rtpengine_delete(with_rtp_identity("", pv("$avp(rtp_cid)"))))
 
     def media_set(self, media_relay_set_id: int | None) -> None:
         if media_relay_set_id is not None:
@@ -961,10 +1063,11 @@ class ProxyUsers:
 
     def ksr_onreply_media(self, msg: Any) -> int:
         try:
-            status = int(KSR.pv.get("$rs"))
+            status = int(pv("$rs"))
             KSR.textops.remove_hf_re("^X-Info-")
             if 100 < status < 300:
-                self.rtp_manage(KSR.pv.get("$avp(rtp_answer)") or self.rtp_flags)
+                self.dialogs.answered_by(status)
+                self.rtp_manage(pv("$avp(rtp_answer)") or self.rtp_flags)
                 if KSR.isbflagset(FLB_NATB):
                     KSR.nathelper.set_contact_alias()
         except Exception:
@@ -989,11 +1092,11 @@ class ProxyUsers:
         """HTTP requests on the WS/WSS ports: a ``GET`` with ``Upgrade: websocket`` becomes a
         SIP-over-WebSocket connection (RFC 7118); anything else gets 404."""
         try:
-            port = _int(KSR.pv.get("$Rp"))
-            upgrade = (KSR.pv.get("$hdr(Upgrade)") or "").lower()
-            connection = (KSR.pv.get("$hdr(Connection)") or "").lower()
+            port = _int(pv("$Rp"))
+            upgrade = (pv("$hdr(Upgrade)") or "").lower()
+            connection = (pv("$hdr(Connection)") or "").lower()
             if (port in (_int(self.s.get("ws_port")), _int(self.s.get("wss_port"))) and "websocket" in upgrade
-                    and "upgrade" in connection and KSR.pv.get("$rm") == "GET"):
+                    and "upgrade" in connection and pv("$rm") == "GET"):
                 KSR.websocket.handle_handshake()  # answers 101, or the error itself
                 return 1
             KSR.xhttp.xhttp_reply(404, "Not Found", "text/plain", "SIP over WebSocket only\n")
@@ -1008,12 +1111,15 @@ class ProxyUsers:
         refuses reloads closer than 10 s to the previous one (or to the start): the reload is
         then retried on the next ticks."""
         try:
-            if not self.location_loaded:
-                self.location_loaded = True
-                self.restore_location()
+            self.ensure_location()
             self.ticks = getattr(self, "ticks", 0) + 1
             if self.ticks % 10 == 0:
                 self.repo.purge_expired()
+            if self.ticks % 600 == 1:
+                self.dialogs.purge()
+            if self.ticks % 5 == 0:
+                self.dialogs.sweep(self.started, lambda v: release_media(
+                    self.repo.rtpengine_nodes(), v.get("rtp_cid") or "", v.get("mrs")))
         except Exception:
             log_error("location sync")
         try:
@@ -1028,7 +1134,7 @@ class ProxyUsers:
                 self.sync_version = version
             if self.reload_pending:
                 KSR.jsonrpcs.exec(json.dumps({"jsonrpc": "2.0", "method": "rtpengine.reload", "id": 1}))
-                if str(KSR.pv.get("$jsonrpl(code)")) == "200":
+                if str(pv("$jsonrpl(code)")) == "200":
                     self.reload_pending = False
                     KSR.info("polyvox: rtpengine sets reloaded\n")
         except Exception:

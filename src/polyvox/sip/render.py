@@ -169,7 +169,8 @@ def render(s: ProxySettings, nodes: list[tuple[int, str, int, bool]] | None = No
         "sync_interval": s.sync_interval, "kemi_script": kemi, "ban_seconds": max(1, s.ban_seconds),
         "badauth_seconds": max(2, 2 * s.ban_seconds), "flood_density": max(1, s.flood_density),
         "flood_sampling": max(1, s.flood_sampling), "flood_ban_seconds": max(1, s.flood_ban_seconds), "natping_interval": max(0, s.natping_interval),
-        "host": s.advertise or s.host, **transports,
+        "host": s.advertise or s.host, "ka_interval": max(30, s.dialog_ka_interval) if s.dialog_ka_interval > 0 else 0,
+        "ka_timer": 2 if s.dialog_ka_interval > 0 else 0, "ka_failed": max(1, s.dialog_ka_failed), **transports,
     }))
     exe = kamailio_binary() or "kamailio"
     argv = [exe, "-f", str(cfg), "-DD", "-E", "-Y", str(rundir), "-m", str(s.shm_mb), "-M", str(s.pkg_mb)]

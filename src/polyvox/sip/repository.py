@@ -644,8 +644,8 @@ class Repository:
 
     def store_contacts(self, username: str, domain: str, contacts: list[dict[str, Any]]) -> None:
         """Replaces the rows of AoR ``username@domain`` by ``contacts`` (usrloc's view after a
-        save(); ``expires`` in seconds from now)."""
-        from polyvox.db.location import signed32
+        save(); ``expires`` as usrloc reports it: the absolute expiry, epoch seconds)."""
+        from polyvox.db.location import expiry, signed32
 
         loc = self._location()
         now = utcnow()
@@ -654,7 +654,7 @@ class Repository:
             rows.append({
                 "ruid": c.get("ruid") or "", "username": username, "domain": domain, "contact": c["contact"],
                 "received": c.get("received") or None, "path": c.get("path") or None,
-                "expires": now + dt.timedelta(seconds=max(0, int(c.get("expires") or 0))),
+                "expires": expiry(c.get("expires"), now),
                 "q": _float(c.get("q"), 1.0), "callid": c.get("callid") or "",
                 "cseq": int(c.get("cseq") or 0), "last_modified": now, "flags": int(c.get("flags") or 0),
                 "cflags": int(c.get("cflags") or 0), "user_agent": (c.get("user_agent") or "")[:255],

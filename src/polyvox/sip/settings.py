@@ -73,6 +73,12 @@ class ProxySettings:
     # time to the first reply of a carrier server before failing over to the next one (ms)
     users_proxy: str = ""
     carrier_timeout_ms: int = 3000
+    # dialog keepalives towards the application server side of a call (docs/sip.md §11.3): an
+    # in-dialog OPTIONS every dialog_ka_interval s (0 = off; Kamailio's minimum is 30); after
+    # dialog_ka_failed timeouts (tm retransmits each OPTIONS until fr_timer) or 481s in a row the
+    # dialog module ends the call 10 s later with a BYE to both sides
+    dialog_ka_interval: int = 30
+    dialog_ka_failed: int = 1
 
     @property
     def rundir(self) -> Path:
@@ -110,6 +116,8 @@ def from_env(home: Path, database_url: str, host: str = "127.0.0.1") -> ProxySet
         tls_cert=env("POLYVOX_SIP_TLS_CERT", ""),
         tls_key=env("POLYVOX_SIP_TLS_KEY", ""),
         natping_interval=int(env("POLYVOX_SIP_NATPING_INTERVAL", "30")),
+        dialog_ka_interval=int(env("POLYVOX_SIP_DIALOG_KA_INTERVAL", "30")),
+        dialog_ka_failed=int(env("POLYVOX_SIP_DIALOG_KA_FAILED", "1")),
     )
 
 

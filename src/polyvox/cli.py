@@ -7,9 +7,7 @@ import getpass
 import os
 import secrets
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -63,97 +61,36 @@ def cmd_api(settings: config.Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-class Supervisor:
-    """Starts every role as a child process and restarts the ones that die."""
-
-    def __init__(self) -> None:
-        self.roles: dict[str, list[str]] = {}
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.restarts: dict[str, int] = {}
-        self.stopping = False
-
-    def add(self, name: str, argv: list[str]) -> None:
-        self.roles[name] = argv
-
-    def start(self, name: str) -> None:
-        self.procs[name] = subprocess.Popen(self.roles[name])
-
-    def run(self) -> int:
-        signal.signal(signal.SIGTERM, self._stop)
-        signal.signal(signal.SIGINT, self._stop)
-        for name in self.roles:
-            self.start(name)
-        while not self.stopping:
-            time.sleep(0.5)
-            for name, proc in list(self.procs.items()):
-                if proc.poll() is not None and not self.stopping:
-                    n = self.restarts.get(name, 0) + 1
-                    self.restarts[name] = n
-                    print(f"polyvox: role {name} exited with {proc.returncode}; restarting ({n})", flush=True)
-                    time.sleep(min(5.0, 0.5 * n))
-                    self.start(name)
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        return 0
-
-    def _stop(self, *_a: Any) -> None:
-        self.stopping = True
-
-
-def _busy_ports(checks: list[tuple[str, str, int, str]]) -> list[str]:
-    """``(kind tcp|udp, host, port, what)`` that cannot be bound now, as messages."""
-    import socket
-
-    out = []
-    for kind, host, port, what in checks:
-        if port <= 0:
-            continue
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM)
-        try:
-            if kind == "tcp":
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-        except OSError as e:
-            out.append(f"{kind.upper()} {host}:{port} ({what}) is not available: {e.strerror}")
-        finally:
-            sock.close()
-    return out
-
-
-def _role_ports(settings: config.Settings, host: str, port: int, with_sip: bool) -> list[tuple[str, str, int, str]]:
-    checks = [("tcp", host, port, "API, POLYVOX_API_PORT or --port")]
-    if not with_sip:
-        return checks
+def _roles(settings: config.Settings, host: str, port: int, with_sip: bool) -> tuple[list[Any], list[str]]:
+    """Every role of ``polyvox up`` (``polyvox.sip.cli.Role``) and warnings for the missing ones."""
+    from polyvox import workers
     from polyvox.sip import cli as sip_cli
 
-    ps = sip_cli.proxy_settings(settings, host=host)
-    ts = sip_cli.proxy_settings(settings, host=host, role="proxy-trunks")
-    aps = sip_cli.appserver_settings(settings, host=host)
-    rs = sip_cli.rtpengine_settings(settings, host=host)
-    checks += [("udp", ps.host, ps.port, "proxy-users, POLYVOX_SIP_USERS_PORT"),
-               ("tcp", ps.host, ps.port, "proxy-users, POLYVOX_SIP_USERS_PORT"),
-               ("tcp", ps.host, ps.tls_port, "proxy-users TLS, POLYVOX_SIP_TLS_PORT"),
-               ("tcp", ps.host, ps.ws_port, "proxy-users WS, POLYVOX_SIP_WS_PORT"),
-               ("tcp", ps.host, ps.wss_port, "proxy-users WSS, POLYVOX_SIP_WSS_PORT"),
-               ("udp", ts.host, ts.port, "proxy-trunks, POLYVOX_SIP_TRUNKS_PORT")]
-    checks += [("udp", aps.host, aps.port + i, "application server, POLYVOX_AS_PORT")
-               for i in range(max(1, aps.workers))]
-    ng_host, _, ng_port = rs.ng_listen.rpartition(":")
-    checks.append(("udp", ng_host or "127.0.0.1", int(ng_port), "rtpengine NG, POLYVOX_RTPENGINE_NG"))
-    return checks
+    api = sip_cli.Role("api", [sys.executable, "-m", "polyvox.cli", "api", "--host", host, "--port", str(port)],
+                       "", (("tcp", host, port, "API, POLYVOX_API_PORT or --port"),))
+    sip_roles, warnings = sip_cli.roles(settings, host) if with_sip else ([], [])
+    worker = sip_cli.Role("worker", workers.argv(),
+                          "worker:          billing (call records -> external calls, balances, notifications), "
+                          "rate imports")
+    return [api, *sip_roles, worker], warnings
 
 
 def cmd_up(settings: config.Settings, args: argparse.Namespace) -> int:
+    from polyvox import supervisor
+
     host, port = args.host or settings.api_host, args.port or settings.api_port
+    state = supervisor.read_state(settings.home)
+    if state is not None and supervisor.supervisor_running(state):
+        print(f"polyvox up: already running on {settings.home} (pid {state['pid']}); "
+              "see polyvox status", file=sys.stderr)
+        return 1
+    left = supervisor.stop_leftovers(settings.home)
+    if left:
+        print(f"polyvox up: stopped {len(left)} processes left running by a previous polyvox up that did not "
+              f"stop cleanly (pids {', '.join(map(str, left[:8]))}{', ...' if len(left) > 8 else ''})", file=sys.stderr)
+    roles, sip_warnings = _roles(settings, host, port, not args.no_sip)
     # a port held by another program would make its role restart forever: refuse to start instead
-    busy = _busy_ports(_role_ports(settings, host, port, not args.no_sip))
+    busy = supervisor.busy_ports(p for role in roles for p in role.ports)
     if busy:
         for line in busy:
             print(f"polyvox up: {line}", file=sys.stderr)
@@ -166,13 +103,9 @@ def cmd_up(settings: config.Settings, args: argparse.Namespace) -> int:
     env_db = settings.database_url
     os.environ["POLYVOX_DATABASE_URL"] = env_db
     os.environ["POLYVOX_HOME"] = str(settings.home)
-    sup = Supervisor()
-    sup.add("api", [sys.executable, "-m", "polyvox.cli", "api", "--host", host, "--port", str(port)])
-    from polyvox.sip import cli as sip_cli
-
-    sip_roles, sip_warnings = ([], []) if args.no_sip else sip_cli.roles(settings, host)
-    for role in sip_roles:
-        sup.add(role.name, role.argv)
+    sup = supervisor.Supervisor(settings.home)
+    for role in roles:
+        sup.add(role.name, role.argv, role.ports)
     base = f"http://{host}:{port}"
     print("Polyvox standalone platform")
     print(f"  database:        {_safe_url(env_db)}")
@@ -183,18 +116,159 @@ def cmd_up(settings: config.Settings, args: argparse.Namespace) -> int:
         print("  demo credentials:")
         for line in info["demo"]:
             print(f"    {line}")
-    for role in sip_roles:
-        print(f"  {role.info}")
+    for role in roles:
+        if role.info:
+            print(f"  {role.info}")
     for warning in sip_warnings:
         print(f"  warning: {warning}")
-    from polyvox import workers
-
-    sup.add("worker", workers.argv())
-    names = ", ".join(["api", *(r.name for r in sip_roles), "worker"])
-    print("  worker:          billing (call records -> external calls, balances, notifications), rate imports")
-    print(f"  roles: {names}")
+    print(f"  logs:            {supervisor.log_dir(settings.home)}/<role>.log  (polyvox logs ROLE [-f])")
+    print("  state:           polyvox status")
+    print(f"  roles: {', '.join(role.name for role in roles)}")
     sys.stdout.flush()
     return sup.run()
+
+
+def _status(settings: config.Settings) -> dict[str, Any]:
+    """What ``polyvox status`` shows, as data (``--json``)."""
+    from polyvox import supervisor
+
+    state = supervisor.read_state(settings.home)
+    out: dict[str, Any] = {"home": str(settings.home), "running": False, "roles": {}}
+    if state is None:
+        return out
+    out["running"] = supervisor.supervisor_running(state)
+    out.update(pid=state.get("pid"), started=state.get("started"), updated=state.get("updated"))
+    for name, r in state.get("roles", {}).items():
+        ports = [{"proto": kind, "host": h, "port": p, "what": what,
+                  "listening": out["running"] and not supervisor.port_free(kind, h, p)}
+                 for kind, h, p, what in r.get("ports", [])]
+        pid = r.get("pid")
+        up = bool(out["running"] and r.get("state") == "running" and pid and supervisor.pid_alive(int(pid)))
+        shown = r.get("state")
+        if not out["running"] and pid and supervisor.pid_alive(int(pid)):
+            shown = "orphaned"  # polyvox up died without stopping it: the next polyvox up stops it
+        elif not out["running"]:
+            shown = "stopped"
+        out["roles"][name] = {"pid": pid, "up": up, "state": shown, "since": r.get("since"),
+                              "restarts": r.get("restarts", 0), "last_exit": r.get("last_exit", ""),
+                              "last_exit_at": r.get("last_exit_at", ""), "ports": ports, "log": r.get("log"),
+                              "errors": supervisor.last_errors(Path(r["log"]), 3) if r.get("log") else []}
+    out["registrations"] = _registrations(settings)
+    out["active_calls"] = _active_calls(settings, state) if out["running"] else {}
+    return out
+
+
+def _registrations(settings: config.Settings) -> dict[str, Any]:
+    """Unexpired contacts in proxy-users' location table (what the proxies route to)."""
+    import datetime as dt
+
+    from sqlalchemy import func, select
+
+    from polyvox.db.engine import make_engine
+    from polyvox.db.location import location
+
+    try:
+        engine = make_engine(settings.database_url)
+        try:
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            with engine.connect() as conn:
+                q = select(func.count(), func.count(func.distinct(location.c.username))).where(
+                    location.c.expires > now)
+                contacts, aors = conn.execute(q).one()
+        finally:
+            engine.dispose()
+    except Exception as e:  # no database yet, or unreachable: status still shows the roles
+        return {"error": str(e).splitlines()[0]}
+    return {"contacts": int(contacts), "users": int(aors)}
+
+
+def _active_calls(settings: config.Settings, state: dict[str, Any]) -> dict[str, Any]:
+    """Dialogs each proxy tracks now (Kamailio RPC ``dlg.stats_active`` over its FIFO)."""
+    from polyvox.sip import control
+
+    out: dict[str, Any] = {}
+    for name in ("proxy-users", "proxy-trunks"):
+        if name not in state.get("roles", {}):
+            continue
+        rundir = settings.home / "run" / name
+        fifo = rundir / "kamailio_rpc.fifo"
+        try:
+            cfg = (rundir / "kamailio.cfg").read_text()
+        except OSError:
+            cfg = ""
+        if "fifo_reply_dir" not in cfg:
+            # its replies would go to /tmp, where control.rpc does not wait for them
+            out[name] = "unavailable (no fifo_reply_dir in its configuration)"
+            continue
+        try:
+            stats = control.rpc(f"fifo:{fifo}", "dlg.stats_active", timeout=2.0)
+            out[name] = int(stats.get("all", 0)) if isinstance(stats, dict) else stats
+        except Exception as e:
+            out[name] = f"unavailable ({e})"
+    return out
+
+
+def cmd_status(settings: config.Settings, args: argparse.Namespace) -> int:
+    import json
+
+    st = _status(settings)
+    if args.json:
+        print(json.dumps(st, indent=2))
+        return 0 if st["running"] else 3
+    if "pid" not in st:
+        print(f"polyvox up has not run on {st['home']} (no state file)")
+        return 3
+    if st["running"]:
+        print(f"polyvox up: running, pid {st['pid']} since {st['started']}, home {st['home']}")
+    else:
+        print(f"polyvox up: NOT running (last state {st['updated']}, pid {st['pid']}), home {st['home']}")
+    print(f"  {'role':16} {'state':13} {'pid':>7} {'restarts':>8}  ports")
+    for name, r in st["roles"].items():
+        state = "up" if r["up"] else (r["state"] or "-")
+        ports = ", ".join(f"{p['proto'].upper()} {p['host']}:{p['port']}"
+                          + ("" if p["listening"] or not st["running"] else " (not listening)") for p in r["ports"])
+        print(f"  {name:16} {state:13} {r['pid'] or '-':>7} {r['restarts']:>8}  {ports}")
+        if r["last_exit"]:
+            print(f"  {'':16} last exit: {r['last_exit']} at {r['last_exit_at']}")
+    reg = st["registrations"]
+    print("registrations: " + (f"{reg['contacts']} contacts of {reg['users']} terminals/accounts"
+                               if "error" not in reg else f"unavailable ({reg['error']})"))
+    if st["active_calls"]:
+        print("active calls (proxy dialogs): "
+              + ", ".join(f"{name} {n}" for name, n in st["active_calls"].items()))
+    errors = [(name, line) for name, r in st["roles"].items() for line in r["errors"]]
+    if errors:
+        print("last errors (polyvox logs ROLE):")
+        for name, line in errors:
+            print(f"  {name}: {line[:220]}")
+    return 0 if st["running"] else 3
+
+
+def cmd_logs(settings: config.Settings, args: argparse.Namespace) -> int:
+    from polyvox import supervisor
+
+    folder = supervisor.log_dir(settings.home)
+    names = sorted(p.name[:-4] for p in folder.glob("*.log")) if folder.is_dir() else []
+    match = [n for n in names if n == args.role] or [n for n in names if n.startswith(args.role)]
+    if len(match) != 1:
+        known = ", ".join(names) or "none yet"
+        what = "several logs match" if match else "no log named"
+        print(f"polyvox logs: {what} {args.role!r} in {folder} (roles: {known})", file=sys.stderr)
+        return 2
+    path = folder / f"{match[0]}.log"
+    for line in supervisor.tail_lines(path, args.lines):
+        print(line)
+    sys.stdout.flush()
+    if args.follow:
+        stop = {"now": False}
+
+        def _stop(*_a: Any) -> None:
+            stop["now"] = True
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        supervisor.follow(path, lambda line: print(line, flush=True), lambda: stop["now"])
+    return 0
 
 
 def cmd_admin_create(settings: config.Settings, args: argparse.Namespace) -> int:
@@ -243,6 +317,14 @@ def main(argv: list[str] | None = None) -> int:
     api.add_argument("--host")
     api.add_argument("--port", type=int)
     sub.add_parser("worker", help="run the worker role only (billing, balances, notifications, rate imports)")
+    st = sub.add_parser("status", help="the roles of the running polyvox up: PIDs, restarts, ports, "
+                                       "registrations, active calls, last errors")
+    st.add_argument("--json", action="store_true", help="machine-readable")
+    lg = sub.add_parser("logs", help="show (and follow) the log of a role of polyvox up")
+    lg.add_argument("role", help="api, proxy-users, proxy-trunks, trunks-agent, appserver-PORT, rtpengine, "
+                                 "worker, supervisor (a unique prefix is enough)")
+    lg.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    lg.add_argument("-n", "--lines", type=int, default=50, help="lines to show first (default 50)")
     db = sub.add_parser("db", help="database")
     dbs = db.add_subparsers(dest="dbcmd", required=True)
     dbs.add_parser("upgrade", help="create or migrate the database to the latest schema")
@@ -266,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_up(settings, args)
     if args.cmd == "api":
         return cmd_api(settings, args)
+    if args.cmd == "status":
+        return cmd_status(settings, args)
+    if args.cmd == "logs":
+        return cmd_logs(settings, args)
     if args.cmd == "db":
         return cmd_db_upgrade(settings, args)
     if args.cmd in ("sip", "media"):
@@ -284,5 +370,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    _ = Path
     sys.exit(main())

@@ -35,3 +35,16 @@ def test_db_upgrade_and_operator_management(tmp_path: Path) -> None:
     engine.dispose()
     assert bad.status_code == 401
     assert good.status_code == 200 and good.json()["token"]
+
+
+def test_status_and_logs_without_a_running_platform(tmp_path: Path) -> None:
+    """``polyvox status`` on a home where ``polyvox up`` never ran says so (exit 3, as ``service
+    status``); ``polyvox logs`` names the roles it has logs for."""
+    st = _polyvox(tmp_path, "status")
+    assert st.returncode == 3 and "has not run" in st.stdout, st.stdout + st.stderr
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log" / "worker.log").write_text("2026-01-01 00:00:00,000 worker INFO started\n")
+    missing = _polyvox(tmp_path, "logs", "proxy-users")
+    assert missing.returncode == 2 and "roles: worker" in missing.stderr, missing.stderr
+    shown = _polyvox(tmp_path, "logs", "worker")
+    assert shown.returncode == 0 and shown.stdout.endswith("worker INFO started\n"), shown.stdout

@@ -71,12 +71,13 @@ class Standalone:
                          params=params, timeout=30)
 
 
-def _group_pids(pgid: int) -> list[tuple[int, str]]:
-    out = subprocess.run(["ps", "-eo", "pid=,pgid=,comm="], capture_output=True, text=True, check=True).stdout
+def _group_pids(sid: int) -> list[tuple[int, str]]:
+    """Every process of ``polyvox up``'s session: each role leads a process group of its own inside it."""
+    out = subprocess.run(["ps", "-eo", "pid=,sid=,comm="], capture_output=True, text=True, check=True).stdout
     rows = []
     for line in out.splitlines():
         parts = line.split(None, 2)
-        if len(parts) == 3 and int(parts[1]) == pgid:
+        if len(parts) == 3 and int(parts[1]) == sid:
             rows.append((int(parts[0]), parts[2]))
     return rows
 
@@ -176,11 +177,11 @@ def _cleanup(sa: Standalone) -> None:
     """Safety net when a test failed before stopping the platform itself."""
     proc = sa.proc
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
             proc.wait(timeout=10)
     for pid, _ in _group_pids(proc.pid):
         with contextlib.suppress(ProcessLookupError):

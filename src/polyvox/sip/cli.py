@@ -18,11 +18,16 @@ if TYPE_CHECKING:
     from polyvox.appserver.runtime.settings import AppServerSettings
 
 
+# a port a role listens on: (tcp|udp, host, port, "role, the variable that moves it")
+Port = tuple[str, str, int, str]
+
+
 @dataclass(frozen=True)
 class Role:
     name: str
     argv: list[str]
     info: str
+    ports: tuple[Port, ...] = ()
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -142,21 +147,30 @@ def roles(settings: config.Settings, host: str) -> tuple[list[Role], list[str]]:
     py = [sys.executable, "-m", "polyvox.cli"]
     if rtpe.binary():
         rs = rtpengine_settings(settings, host=host)
+        ng_host, _, ng_port = rs.ng_listen.rpartition(":")
         out.append(Role("rtpengine", [*py, "media", "rtpengine", "--interface", rs.interface],
                         f"media relay:     rtpengine, RTP on {rs.interface} ports {rs.port_min}-{rs.port_max}, "
-                        f"NG on {rs.ng_listen}"))
+                        f"NG on {rs.ng_listen}",
+                        (("udp", ng_host or "127.0.0.1", int(ng_port), "rtpengine NG, POLYVOX_RTPENGINE_NG"),)))
     else:
         warnings.append("rtpengine not installed (apt-get install rtpengine-daemon): no media relay")
     if render.kamailio_binary():
         ps = proxy_settings(settings, host=host)
         extra = ", ".join(f"{name} {p}" for name, p in (("TLS", ps.tls_port), ("WS", ps.ws_port),
                                                           ("WSS", ps.wss_port)) if p)
+        users_ports = (("udp", ps.host, ps.port, "proxy-users, POLYVOX_SIP_USERS_PORT"),
+                       ("tcp", ps.host, ps.port, "proxy-users, POLYVOX_SIP_USERS_PORT"),
+                       ("tcp", ps.host, ps.tls_port, "proxy-users TLS, POLYVOX_SIP_TLS_PORT"),
+                       ("tcp", ps.host, ps.ws_port, "proxy-users WS, POLYVOX_SIP_WS_PORT"),
+                       ("tcp", ps.host, ps.wss_port, "proxy-users WSS, POLYVOX_SIP_WSS_PORT"))
         out.append(Role("proxy-users", [*py, "sip", "proxy-users", "--host", ps.host],
                         f"proxy-users:     sip:{ps.host}:{ps.port} (UDP/TCP{', ' + extra if extra else ''}), "
-                        f"run dir {ps.rundir}"))
+                        f"run dir {ps.rundir}", tuple(p for p in users_ports if p[2] > 0)))
         ts = proxy_settings(settings, host=host, role="proxy-trunks")
         out.append(Role("proxy-trunks", [*py, "sip", "proxy-trunks", "--host", ts.host],
-                        f"proxy-trunks:    sip:{ts.host}:{ts.port} (UDP/TCP), run dir {ts.rundir}"))
+                        f"proxy-trunks:    sip:{ts.host}:{ts.port} (UDP/TCP), run dir {ts.rundir}",
+                        (("udp", ts.host, ts.port, "proxy-trunks, POLYVOX_SIP_TRUNKS_PORT"),
+                         ("tcp", ts.host, ts.port, "proxy-trunks, POLYVOX_SIP_TRUNKS_PORT"))))
         out.append(Role("trunks-agent", [sys.executable, "-m", "polyvox.sip.agent", "--host", ts.host],
                         f"trunks agent:    OPTIONS pings to carrier servers, DDI provider registrations "
                         f"(contact {ts.host}:{ts.port})"))
@@ -171,7 +185,8 @@ def roles(settings: config.Settings, host: str) -> tuple[list[Role], list[str]]:
             port = aps.port + i
             out.append(Role(f"appserver-{port}", [*py, "appserver", "--host", aps.host, "--port", str(port),
                                                   "--workers", "1"],
-                            f"app server:      sip:{aps.host}:{port} (UDP), worker {i + 1}/{max(1, aps.workers)}"))
+                            f"app server:      sip:{aps.host}:{port} (UDP), worker {i + 1}/{max(1, aps.workers)}",
+                            (("udp", aps.host, port, "application server, POLYVOX_AS_PORT"),)))
     else:
         warnings.append("sippy not installed (pip install sippy==2.5.0): no application server")
     return out, warnings

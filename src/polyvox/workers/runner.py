@@ -104,8 +104,9 @@ class Worker:
             self._last_prepaid = mono
             try:
                 calls = self.running()
-            except Exception:  # proxy-trunks unreachable: settle at hang-up
-                log.warning("cannot list the running calls of proxy-trunks", exc_info=True)
+            except Exception as e:  # proxy-trunks unreachable (restarting): settle at hang-up
+                # one line: while proxy-trunks restarts this repeats, a traceback would flood the console
+                log.warning("cannot list the running calls of proxy-trunks: %s", e)
                 calls = []
             cut |= billing.debit_running_calls(self.engine, calls, now)
             # sweep: a client whose balance or daily limit ran out through another path (a finished

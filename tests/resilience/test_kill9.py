@@ -45,7 +45,7 @@ import pytest
 
 from polyvox import supervisor as sv
 from polyvox.media.ng import NGClient, NGError
-from tests.sip.test_quickstart import documented_commands
+from tests.sip.test_quickstart import run_documented_commands
 from tests.sip.test_standalone import (
     HOST,
     Standalone,
@@ -137,11 +137,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         _wait_ready(sa)
         carrier = UA("carrier", HOST, sa.trunks)
         uas.append(carrier)
-        shell_env = {**os.environ, "API": sa.api, "CARRIER_IP": HOST, "CARRIER_PORT": str(carrier.port),
-                     "PROVIDER_IP": HOST}
-        run = subprocess.run(["bash", "-euo", "pipefail", "-c", documented_commands()], env=shell_env,
-                             capture_output=True, text=True, timeout=120)
-        assert run.returncode == 0, f"docs/quickstart.md commands failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+        run_documented_commands(sa, carrier, timeout=120)
         alice, bob = UA("alice", HOST, sa.users, password=ALICE_PW), UA("bob", HOST, sa.users, password=BOB_PW)
         uas += [alice, bob]
         assert alice.register(expires=3600).status == 200

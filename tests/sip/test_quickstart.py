@@ -56,6 +56,17 @@ def documented_commands() -> str:
     return "\n".join(blocks)
 
 
+def run_documented_commands(sa: Standalone, carrier: UA, timeout: float = 300) -> str:
+    """Runs the page's commands in one ``bash`` session against ``sa`` (the page's carrier and DDI
+    provider are ``carrier``'s address) and returns what they printed."""
+    shell_env = {**os.environ, "API": sa.api, "CARRIER_IP": HOST, "CARRIER_PORT": str(carrier.port),
+                 "PROVIDER_IP": HOST}
+    run = subprocess.run(["bash", "-euo", "pipefail", "-c", documented_commands()], env=shell_env,
+                         capture_output=True, text=True, timeout=timeout)
+    assert run.returncode == 0, f"the documented commands failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+    return run.stdout
+
+
 @dataclass
 class QuickStart:
     sa: Standalone
@@ -96,17 +107,13 @@ def qs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuickStart]:
         _wait_platform(sa)
         carrier = UA("carrier", HOST, sa.trunks)
         uas.append(carrier)
-        shell_env = {**os.environ, "API": sa.api, "CARRIER_IP": HOST, "CARRIER_PORT": str(carrier.port),
-                     "PROVIDER_IP": HOST}
-        run = subprocess.run(["bash", "-euo", "pipefail", "-c", documented_commands()], env=shell_env,
-                             capture_output=True, text=True, timeout=300)
-        assert run.returncode == 0, f"the documented commands failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+        output = run_documented_commands(sa, carrier)
         alice, bob = UA("alice", HOST, sa.users, password=ALICE_PW), UA("bob", HOST, sa.users, password=BOB_PW)
         uas += [alice, bob]
         assert alice.register().status == 200
         assert bob.register().status == 200
         _wait_location(sa, ("alice", alice.port), ("bob", bob.port))
-        yield QuickStart(sa=sa, alice=alice, bob=bob, carrier=carrier, output=run.stdout)
+        yield QuickStart(sa=sa, alice=alice, bob=bob, carrier=carrier, output=output)
     finally:
         for ua in uas:
             ua.close()

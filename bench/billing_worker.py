@@ -35,11 +35,11 @@ from sqlalchemy.engine import Engine
 from polyvox.api import seeding
 from polyvox.api.writer import Writer
 from polyvox.db import seed
+from polyvox.db.billing_state import billing_cdr_claims
 from polyvox.db.cdr import kam_trunks_cdrs
 from polyvox.db.engine import make_engine, upgrade
 from polyvox.db.model import ENTITY
 from polyvox.workers.billing import bill_pending
-from polyvox.workers.tables import billing_cdr_claims
 
 PG_ADMIN = os.environ.get("POLYVOX_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 T0 = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)

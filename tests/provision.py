@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from polyvox.api.contract_decl import EXPOSURE
+from polyvox.db.contract_decl import EXPOSURE
 from polyvox.db.model import ENTITY
 
 DEMO_ADMIN = ("admin", "changeme")

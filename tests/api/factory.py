@@ -30,11 +30,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
 from polyvox.api.app import create_app
-from polyvox.api.contract_decl import EXPOSURE
 from polyvox.api.engine import Resource, resources_for
-from polyvox.api.policy import GLOBAL
+from polyvox.db.contract_decl import EXPOSURE
 from polyvox.db.engine import make_engine
 from polyvox.db.model import ENTITY, FieldDef
+from polyvox.db.policy import GLOBAL
 from tests.api.conftest import SECRET, Api
 from tests.conftest import PG_ADMIN_URL, backend
 

@@ -12,8 +12,8 @@ import jwt
 import pytest
 from sqlalchemy import Engine, select
 
-from polyvox.api.policy import EXTRA_EXPOSURE, PASSWORD_FIELDS
 from polyvox.db.model import ENTITY
+from polyvox.db.policy import EXTRA_EXPOSURE, PASSWORD_FIELDS
 from tests.api import factory as fx
 from tests.api.conftest import Api
 from tests.api.factory import LEVELS, Factory, assert_problem, contract_dir, exposure, ops, path_of, resources

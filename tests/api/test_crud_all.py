@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from polyvox.api.policy import PASSWORD_FIELDS
 from polyvox.db.model import FieldDef
+from polyvox.db.policy import PASSWORD_FIELDS
 from tests.api import factory as fx
 from tests.api.conftest import Api
 from tests.api.factory import (

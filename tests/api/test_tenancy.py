@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from polyvox.api.policy import GLOBAL
 from polyvox.db.model import ENTITY
+from polyvox.db.policy import GLOBAL
 from tests.api import factory as fx
 from tests.api.conftest import Api
 from tests.api.factory import (

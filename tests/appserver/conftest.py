@@ -21,7 +21,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from polyvox.api.app import create_app
-from polyvox.api.contract_decl import EXPOSURE
 from polyvox.appserver.dialplan import PolyvoxDialplan, make_dialplan
 from polyvox.appserver.plan import (
     Action,
@@ -34,6 +33,7 @@ from polyvox.appserver.plan import (
     Target,
     TargetKind,
 )
+from polyvox.db.contract_decl import EXPOSURE
 from polyvox.db.model import ENTITY
 from tests.api.conftest import SECRET
 from tests.provision import Provisioner

@@ -18,8 +18,8 @@ from polyvox.appserver.active import (
     Publisher,
     Snapshot,
     TargetIdent,
-    appserver_active_calls,
 )
+from polyvox.db.appserver_state import appserver_active_calls
 from tests.appserver.conftest import NOW, World
 from tests.appserver.test_friends import _friend
 

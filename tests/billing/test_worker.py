@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
+from polyvox.db.billing_state import billing_cdr_claims
 from polyvox.db.model import ENTITY
 from polyvox.workers import billing
 from polyvox.workers.billing import RunningCall, bill_pending, debit_running_calls
-from polyvox.workers.tables import billing_cdr_claims
 from tests.billing.conftest import (
     Setup,
     Smtp,

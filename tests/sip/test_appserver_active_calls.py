@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from polyvox.api.app import create_app
-from polyvox.appserver.active import Publisher, appserver_active_calls
+from polyvox.appserver.active import Publisher
+from polyvox.db.appserver_state import appserver_active_calls
 from polyvox.sip import control
 from tests.sip.conftest import DOMAIN, Platform, Trunks
 from tests.sip.fixtures_appserver import BOB2, CAROL, AppServers

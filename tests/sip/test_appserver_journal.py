@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from polyvox.appserver import plan
-from polyvox.appserver.active import appserver_call_journal as journal_table
+from polyvox.db.appserver_state import appserver_call_journal as journal_table
 from polyvox.db.model import ENTITY
 from tests.sip.fixtures_appserver import REAL_DIALPLAN, as_session  # noqa: F401
 from tests.sip.test_appserver_runtime import Env, callee_hangs_up, env  # noqa: F401
@@ -52,7 +52,7 @@ def _journal(e: Env, call_id: str) -> list[Any]:
 
 
 def _active(e: Env, call_id: str) -> list[Any]:
-    from polyvox.appserver.active import appserver_active_calls as t
+    from polyvox.db.appserver_state import appserver_active_calls as t
 
     with e.pf.engine.connect() as c:
         return c.execute(select(t).where(t.c.callId == call_id)).all()
@@ -224,7 +224,8 @@ def test_journal_entry_round_trip() -> None:
 
 def test_rows_are_cut_to_their_columns() -> None:
     """A 20,000-digit Request-URI user must not make PostgreSQL refuse a call's rows."""
-    from polyvox.appserver.active import appserver_active_calls, fit
+    from polyvox.db.appserver_state import appserver_active_calls
+    from polyvox.db.model import fit
 
     row = fit(appserver_active_calls, {"party": "9" * 20000, "ownerNumber": "1" * 100, "state": "early", "ownerId": 3})
     assert (len(row["party"]), len(row["ownerNumber"]), row["state"], row["ownerId"]) == (255, 64, "early", 3)

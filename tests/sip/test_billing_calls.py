@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
+from polyvox.db.billing_state import billing_usage_days
 from polyvox.db.model import ENTITY
 from polyvox.workers.billing import bill_pending
-from polyvox.workers.tables import billing_usage_days
 from tests.billing.conftest import Smtp, body_of, smtp  # noqa: F401 (the loopback SMTP server fixture)
 from tests.sip.conftest import Trunks
 from tests.sip.test_trunks import SPAIN_OUT, Data, as_ua, call_out, cdrs, finish

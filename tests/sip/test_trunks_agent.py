@@ -21,9 +21,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from polyvox.api.app import create_app
-from polyvox.sip.agent import inactive_carrier_servers
+from polyvox.db.agent_state import (
+    carrier_server_status,
+    ddi_provider_registration_status,
+    inactive_carrier_servers,
+)
 from polyvox.sip.agent.agent import is_alive
-from polyvox.sip.agent.tables import carrier_server_status, ddi_provider_registration_status
 from tests.api.conftest import SECRET, Api
 from tests.sip.conftest import Proc, free_port
 from tests.sip.ua import UA, Message, rand

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
-from polyvox.api.contract_decl import EXPOSURE
 from polyvox.db import location
+from polyvox.db.contract_decl import EXPOSURE
 from polyvox.db.model import ENTITY
 from polyvox.sip import render
 from tests.sip.conftest import ALICE_PW, DOMAIN, Platform, Proc, _wait_ready, free_port

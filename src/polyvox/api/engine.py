@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true, update
 from sqlalchemy.engine import Connection
 
-from polyvox.api import datetimes, policy
+from polyvox.api import datetimes
 from polyvox.api.auth import Principal, hash_password
-from polyvox.api.contract_decl import EXPOSURE
 from polyvox.api.errors import ApiError, invalid, not_found
 from polyvox.api.lifecycle import POST_PERSIST, POST_REMOVE, PRE_PERSIST, PRE_REMOVE, WriteContext, run
+from polyvox.db import policy
+from polyvox.db.contract_decl import EXPOSURE
 from polyvox.db.model import ENTITY, EntityDef, FieldDef, config_version
 
 OPS = ("list", "get", "create", "update", "delete")

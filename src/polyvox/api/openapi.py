@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from polyvox.api import policy
-from polyvox.api.contract_decl import ENTITIES
 from polyvox.api.engine import Resource, resources_for
+from polyvox.db import policy
+from polyvox.db.contract_decl import ENTITIES
 from polyvox.db.model import FieldDef
 
 if TYPE_CHECKING:

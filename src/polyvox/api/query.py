@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
-from polyvox.api import policy
 from polyvox.api.engine import DEFAULT_PER_PAGE, MAX_PER_PAGE, Resource, as_int, check_text, parse_scalar
 from polyvox.api.errors import ApiError, invalid
+from polyvox.db import policy
 from polyvox.db.model import ENTITY, EntityDef, FieldDef
 
 KEY = re.compile(r"^([A-Za-z0-9_.]+)(?:\[([a-z_]*)\])?$")

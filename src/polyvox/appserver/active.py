@@ -4,7 +4,7 @@ Every call handled by an application server worker is published here while it la
 per *entity involved* (user, friend, residential device): the caller endpoint's ``outbound`` entry
 from the moment the INVITE arrives, an ``inbound`` entry for every endpoint target while it rings
 (the answered one stays), the party updated on answer and on transfers; the rows of a call go away
-when it ends. ``/my/active_calls`` (``polyvox.api.custom.active_calls``) merges these rows with
+when it ends (table ``appserver_active_calls``, :mod:`polyvox.db.appserver_state`). ``/my/active_calls`` (``polyvox.api.custom.active_calls``) merges these rows with
 proxy-trunks' dialogs.
 
 Threads: the executor builds a :class:`Snapshot` of a call on the asyncio loop (pure values) and
@@ -31,87 +31,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Engine,
-    Integer,
-    String,
-    Table,
-    Text,
-    delete,
-    select,
-)
+from sqlalchemy import Engine, delete, select
 
 from polyvox.appserver import plan
-from polyvox.db.model import ENTITY, metadata
+from polyvox.db.appserver_state import appserver_active_calls
+from polyvox.db.model import ENTITY, fit
 
 log = logging.getLogger("polyvox.appserver.active")
-
-appserver_active_calls = Table(
-    "appserver_active_calls",
-    metadata,
-    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
-    Column("worker", String(128), nullable=False, index=True),  # host:port of the application server worker
-    Column("session", String(64), nullable=False),  # the call inside the worker
-    Column("callId", String(255), nullable=False),  # Call-ID of the call's first leg (caller side)
-    Column("brandId", Integer, nullable=True, index=True),
-    Column("companyId", Integer, nullable=True, index=True),
-    Column("direction", String(16), nullable=False),  # inbound | outbound (for the owner)
-    Column("ownerType", String(16), nullable=False),  # user | friend | residential | retail
-    Column("ownerId", Integer, nullable=True),
-    Column("ownerName", String(255), nullable=True),
-    Column("ownerNumber", String(64), nullable=True),  # extension of a user, else the endpoint's number
-    Column("party", String(255), nullable=True),  # the other participant, as the owner sees it
-    Column("state", String(16), nullable=False),  # trying | early | confirmed (spec 8.12.1)
-    Column("startTime", DateTime(timezone=True), nullable=False),
-    Column("answerTime", DateTime(timezone=True), nullable=True),
-    # Call-IDs of the call's legs exchanged with proxy-trunks (space separated): the API drops
-    # proxy-trunks' dialogs with these Call-IDs (the call is counted here, once per entity)
-    Column("trunkCallIds", Text, nullable=True),
-)
-
-STATES = ("trying", "early", "confirmed")
-
-
-_CONTROLS = dict.fromkeys(range(0x20), "\ufffd")
-
-
-def fit(table: Table, row: dict[str, Any]) -> dict[str, Any]:
-    """``row`` with every string storable: control characters (a NUL a caller escaped into the
-    Request-URI user, ``12%003``, which PostgreSQL text refuses) become U+FFFD, and every string
-    is cut to its column's length (a 20,000-digit Request-URI user)."""
-    out = dict(row)
-    for key, value in row.items():
-        if not isinstance(value, str):
-            continue
-        if not value.isprintable():
-            value = value.translate(_CONTROLS)
-        length = getattr(table.c[key].type, "length", None) if key in table.c else None
-        out[key] = value[:length] if length and len(value) > length else value
-    return out
-
-# Call journal (docs/appserver.md §3.8, :mod:`polyvox.appserver.journal`): one row per answered call
-# while it lasts, so that a worker killed during the call still gets its call registry rows
-# written — by its successor on the same address at start, or by any live worker once the rows'
-# heartbeat is stale. Times are naive UTC.
-appserver_call_journal = Table(
-    "appserver_call_journal",
-    metadata,
-    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
-    Column("worker", String(128), nullable=False, index=True),  # host:port of the worker
-    Column("process", String(64), nullable=False, index=True),  # random id of the worker process
-    Column("session", String(64), nullable=False),  # the call inside the process
-    Column("callId", String(255), nullable=False),  # Call-ID of the caller leg
-    Column("answerTime", DateTime(), nullable=False),
-    # last heartbeat of the process while the call was up: the end time of a call whose worker died
-    Column("seenAt", DateTime(), nullable=False, index=True),
-    Column("claimedBy", String(64), nullable=True),  # process finalising the row (dead owner)
-    Column("claimedAt", DateTime(), nullable=True),
-    Column("call", Text, nullable=False),  # JSON: the IncomingCall and the answer (journal.encode)
-    sqlite_autoincrement=True,
-)
 
 
 # ----------------------------------------------------------------------------- snapshots (loop side)

@@ -2,7 +2,7 @@
 
 A call's call registry rows (``users_cdrs``, docs/appserver-dialplan.md §13) are written when it
 ends. A worker killed during an answered call (kill -9, OOM, its watchdog) would lose them, so
-every answered call has a row in ``appserver_call_journal`` (:mod:`polyvox.appserver.active`)
+every answered call has a row in ``appserver_call_journal`` (:mod:`polyvox.db.appserver_state`)
 from its answer to the moment its registry rows are written:
 
 * the worker writes the row at the answer (and rewrites it when a transfer changes the answered
@@ -39,8 +39,9 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, or_, select, update
 
 from polyvox.appserver import plan
-from polyvox.appserver.active import appserver_active_calls, fit
-from polyvox.appserver.active import appserver_call_journal as journal_table
+from polyvox.db.appserver_state import appserver_active_calls
+from polyvox.db.appserver_state import appserver_call_journal as journal_table
+from polyvox.db.model import fit
 
 log = logging.getLogger("polyvox.appserver.journal")
 

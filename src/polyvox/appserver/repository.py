@@ -524,7 +524,7 @@ class AppRepository:
         change: the proxies are not told)."""
         if not rows:
             return
-        from polyvox.appserver.active import fit
+        from polyvox.db.model import fit
 
         t = _t("UsersCdr")
         with self.engine.begin() as conn:

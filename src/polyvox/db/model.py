@@ -32,8 +32,8 @@ from sqlalchemy import (
     Time,
 )
 
-from polyvox.api import policy
-from polyvox.api.contract_decl import ENTITIES
+from polyvox.db import policy
+from polyvox.db.contract_decl import ENTITIES
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -320,14 +320,37 @@ config_version = Table(
     Column("version", Integer, nullable=False, default=0),
 )
 
-# State written by the other roles, on the same metadata so that migrations carry it: the
-# proxies' registrations and call records, the trunks agent's carrier-server and
-# DDI-provider-registration status, the worker's billing bookkeeping and rate imports.
-import polyvox.appserver.active  # noqa: E402
-import polyvox.sip.agent.tables  # noqa: E402
-import polyvox.workers.rate_import  # noqa: E402
-import polyvox.workers.tables  # noqa: E402, F401
-from polyvox.db import cdr, location  # noqa: E402, F401
+
+_CONTROLS = dict.fromkeys(range(0x20), "\ufffd")
+
+
+def fit(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with every string storable: control characters (a NUL a caller escaped into the
+    Request-URI user, ``12%003``, which PostgreSQL text refuses) become U+FFFD, and every string
+    is cut to its column's length (a 20,000-digit Request-URI user)."""
+    out = dict(row)
+    for key, value in row.items():
+        if not isinstance(value, str):
+            continue
+        if not value.isprintable():
+            value = value.translate(_CONTROLS)
+        length = getattr(table.c[key].type, "length", None) if key in table.c else None
+        out[key] = value[:length] if length and len(value) > length else value
+    return out
+
+
+# State written by the roles, on the same metadata so that migrations carry it: the proxies'
+# registrations and call records, the trunks agent's carrier-server and DDI-provider-registration
+# status, the application servers' active calls and call journal, the worker's billing
+# bookkeeping and rate imports. Declared in storage (docs/layers.md): the model imports no role.
+from polyvox.db import (  # noqa: E402, F401
+    agent_state,
+    appserver_state,
+    billing_state,
+    cdr,
+    location,
+    rate_imports,
+)
 
 # Ids are never reused: on SQLite a table without AUTOINCREMENT hands the id of a deleted last
 # row to the next insert, and anything that kept the old id (a token, a log, an integration)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from polyvox.api.contract_decl import EXPOSURE
+from polyvox.db.contract_decl import EXPOSURE
 from polyvox.db.model import ENTITY
 
 

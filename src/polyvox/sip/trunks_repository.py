@@ -287,7 +287,7 @@ class TrunksRepository(Repository):
         cached = getattr(self, "_inactive", None)
         if cached is not None and t - cached[0] < 2.0:
             return cached[1]  # type: ignore[no-any-return]
-        from polyvox.sip.agent.tables import inactive_carrier_servers
+        from polyvox.db.agent_state import inactive_carrier_servers
 
         value = inactive_carrier_servers(self.conn)
         self._inactive = (t, value)

@@ -32,6 +32,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from polyvox.db.billing_state import billing_cdr_claims, billing_prepaid_debits, billing_usage_days
 from polyvox.db.cdr import kam_trunks_cdrs
 from polyvox.db.model import ENTITY
 from polyvox.domain.billing import (
@@ -44,7 +45,6 @@ from polyvox.domain.billing import (
 from polyvox.domain.rating import RatedCall
 from polyvox.workers import notify
 from polyvox.workers.accounts import Loaded, Rater, aware, naive_utc
-from polyvox.workers.tables import billing_cdr_claims, billing_prepaid_debits, billing_usage_days
 
 log = logging.getLogger("polyvox.workers.billing")
 

@@ -31,8 +31,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
+from polyvox.db.billing_state import billing_mail_outbox
 from polyvox.db.model import ENTITY
-from polyvox.workers.tables import billing_mail_outbox
 
 MAX_ATTEMPTS = 10
 DEFAULT_FROM = "no-reply@example.com"

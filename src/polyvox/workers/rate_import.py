@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.engine import Connection
 
-from polyvox.db.model import ENTITY, config_version, metadata, stored_files
+from polyvox.db.model import ENTITY, config_version, stored_files
+from polyvox.db.rate_imports import destination_rate_imports
 from polyvox.domain.rating import Rate, RatesCsvError, round_money
 
 log = logging.getLogger("polyvox.workers.rate_import")
@@ -37,23 +38,6 @@ log = logging.getLogger("polyvox.workers.rate_import")
 WAITING, IN_PROGRESS, IMPORTED, ERROR = "waiting", "inProgress", "imported", "error"
 SUPERSEDED = "superseded"  # outcome only: a newer upload replaced the file being imported
 PROGRESS_EVERY = 1000  # lines between two progress writes while checking the file
-
-destination_rate_imports = Table(
-    "destination_rate_imports", metadata,
-    Column("destinationRateGroupId", Integer, primary_key=True, autoincrement=False),
-    Column("state", String(20), nullable=False),  # mirrors DestinationRateGroup.status
-    Column("attempt", Integer, nullable=False, default=0),  # +1 per upload: a newer upload supersedes
-    Column("fileName", String(255), nullable=True),
-    Column("totalLines", Integer, nullable=False, default=0),  # physical lines of the file
-    Column("processedLines", Integer, nullable=False, default=0),  # lines checked so far
-    Column("destinationsAdded", Integer, nullable=False, default=0),
-    Column("ratesAdded", Integer, nullable=False, default=0),
-    Column("ratesUpdated", Integer, nullable=False, default=0),
-    Column("queuedAt", DateTime, nullable=True),  # UTC
-    Column("startedAt", DateTime, nullable=True),
-    Column("finishedAt", DateTime, nullable=True),
-    Column("error", String(300), nullable=True),
-)
 
 
 def utcnow() -> dt.datetime:

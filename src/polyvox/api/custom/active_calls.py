@@ -3,7 +3,7 @@ platform, brand and client levels; spec 8.12, 9.6.1, 10.1.14).
 
 Two live sources, merged (docs/appserver.md, "Active calls"):
 
-* the application servers' entries (table ``appserver_active_calls``, :mod:`polyvox.appserver.active`):
+* the application servers' entries (table ``appserver_active_calls``, :mod:`polyvox.db.appserver_state`):
   every vPBX / residential call, internal or external, one entry per entity involved (user,
   friend, residential device), with its owner and party;
 * proxy-trunks' dialogs (:mod:`polyvox.sip.control`): every external call, one item per dialog.
@@ -57,7 +57,7 @@ def _calls() -> list[dict[str, Any]]:
 
 def _as_entries(db: Engine, brand: int | None, company: int | None) -> list[dict[str, Any]]:
     """The application servers' entries in scope (none while the table does not exist yet)."""
-    from polyvox.appserver.active import appserver_active_calls as t
+    from polyvox.db.appserver_state import appserver_active_calls as t
 
     sel = select(t).order_by(t.c.startTime, t.c.id)
     if brand is not None:

@@ -14,10 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Select, select
 from sqlalchemy.engine import Connection
 
-from polyvox.api import files, policy, query
+from polyvox.api import files, query
 from polyvox.api.auth import Principal
 from polyvox.api.engine import Engine, Resource, as_int, check_privilege, parse_scalar
 from polyvox.api.errors import ApiError, invalid
+from polyvox.db import policy
 from polyvox.db.model import ENTITY
 
 if TYPE_CHECKING:

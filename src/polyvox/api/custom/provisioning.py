@@ -34,12 +34,12 @@ from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from polyvox.api import policy
 from polyvox.api.custom.common import Add, resource, route
 from polyvox.api.custom.portal import host_of
 from polyvox.api.custom.templating import TemplateError, render
 from polyvox.api.engine import check_privilege, to_json_value
 from polyvox.api.errors import ApiError, invalid
+from polyvox.db import policy
 from polyvox.db.model import ENTITY
 
 if TYPE_CHECKING:

@@ -29,6 +29,7 @@ from polyvox.api import files
 from polyvox.api.custom.common import Add, ok, resource, route
 from polyvox.api.engine import Resource, check_privilege
 from polyvox.api.errors import invalid
+from polyvox.db.rate_imports import destination_rate_imports
 from polyvox.workers import rate_import as job
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def _progress(api: LevelApi, add: Add, res: Resource) -> None:
         def do(c: Connection) -> dict[str, Any]:
             check_privilege(c, p, resource(api, ENTITY_NAME), "read")
             group = api.engine.fetch(c, res, p, ident)
-            j = job.destination_rate_imports
+            j = destination_rate_imports
             try:
                 row = c.execute(select(j).where(j.c.destinationRateGroupId == group.id)).first()
             except Exception:  # table not created yet: nothing was ever imported here

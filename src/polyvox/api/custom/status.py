@@ -198,7 +198,7 @@ TRUNK_KINDS = {
 def carrier_server_status(conn: Connection, server_id: int) -> dict[str, Any]:
     """``{"registered": bool}``: False only when the last OPTIONS ping got no valid reply (a server
     not pinged yet counts as active, as proxy-trunks uses it)."""
-    from polyvox.sip.agent.tables import carrier_server_status as t
+    from polyvox.db.agent_state import carrier_server_status as t
 
     try:
         active = conn.execute(select(t.c.active).where(t.c.carrierServerId == server_id)).scalar()
@@ -209,7 +209,7 @@ def carrier_server_status(conn: Connection, server_id: int) -> dict[str, Any]:
 
 def ddi_registration_status(conn: Connection, reg_id: int) -> dict[str, Any]:
     """``{"registered", "inProgress", "expires"}``; expires = seconds left of the granted binding."""
-    from polyvox.sip.agent.tables import ddi_provider_registration_status as t
+    from polyvox.db.agent_state import ddi_provider_registration_status as t
 
     try:
         row = conn.execute(select(t).where(t.c.ddiProviderRegistrationId == reg_id)).first()

@@ -1,6 +1,2 @@
 """The trunks agent (role ``trunks-agent`` of ``polyvox up``): OPTIONS pinging of carrier servers
 and outbound registrations of DDI providers, from the proxy-trunks host (docs/sip-agent.md)."""
-
-from polyvox.sip.agent.tables import inactive_carrier_servers
-
-__all__ = ["inactive_carrier_servers"]

@@ -3,7 +3,7 @@
 One asyncio process on the proxy-trunks host, UDP sockets of its own: one per job on the main
 address and, per job, one on each proxy trunks address (spec 8.14.2 "Local socket") used by a
 carrier or a DDI provider with a registration. The configuration is re-read when ``config_version`` changes (checked every ``poll`` seconds); the
-results go to :mod:`polyvox.sip.agent.tables`. Behaviour and decisions: docs/sip-agent.md.
+results go to :mod:`polyvox.db.agent_state`. Behaviour and decisions: docs/sip-agent.md.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
+from polyvox.db.agent_state import carrier_server_status, ddi_provider_registration_status
 from polyvox.db.model import ENTITY, config_version
 from polyvox.sip.agent import sipmsg
-from polyvox.sip.agent.tables import carrier_server_status, ddi_provider_registration_status
 from polyvox.sip.agent.transport import SocketPool, UdpTransport
 
 log = logging.getLogger("polyvox.sip.agent")

@@ -15,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # polyvox.appserver.active.appserver_call_journal (docs/appserver.md §3.8)
+    # polyvox.db.appserver_state.appserver_call_journal (docs/appserver.md §3.8)
     op.create_table('appserver_call_journal',
     sa.Column('id', sa.Integer().with_variant(sa.BigInteger(), 'postgresql'), autoincrement=True, nullable=False),
     sa.Column('worker', sa.String(length=128), nullable=False),

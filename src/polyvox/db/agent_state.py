@@ -1,4 +1,4 @@
-"""State written by the trunks agent, read by proxy-trunks and the API.
+"""State written by the trunks agent (:mod:`polyvox.sip.agent`), read by proxy-trunks and the API.
 
 Defined on the model's ``metadata`` (``polyvox.db.model`` imports this module; migration 0002
 creates the tables: the agent relies on ``polyvox db upgrade`` / ``polyvox up``, which migrate first).

@@ -4,7 +4,8 @@ The contract (``contract_decl``) says which fields and operations each level ser
 This module says what the contract cannot: who owns each row (tenancy), which
 fields are computed, which list fields are many-to-many relations, which columns
 exist only internally (the owner columns the contract sets from the token), which
-rows are shared read-only with lower levels, and the spec's write-time rules.
+rows are shared read-only with lower levels, and the spec's write-time rules. Storage
+(``polyvox.db.model`` builds the tables from it); the API engine reads it too (docs/layers.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bookkeeping tables of the billing worker (defined on the model's ``metadata``).
+"""Bookkeeping tables of the billing worker (:mod:`polyvox.workers.billing`, defined on the model's ``metadata``).
 
 * ``billing_cdr_claims`` — one row per ``kam_trunks_cdrs`` record already turned into a
   billable call (or deliberately skipped). Its primary key is the record id, inserted in the

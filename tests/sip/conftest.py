@@ -29,8 +29,8 @@ from polyvox.db.engine import make_engine
 from polyvox.db.model import ENTITY
 from polyvox.media import rtpengine as rtpe
 from polyvox.media.ng import NGClient
+from polyvox.platform.proxy_settings import ProxySettings
 from polyvox.sip import render
-from polyvox.sip.settings import ProxySettings
 from tests.provision import Provisioner
 from tests.sip.ua import UA
 
@@ -73,6 +73,26 @@ def free_port(tcp_too: bool = True) -> int:
         finally:
             u.close()
     raise RuntimeError("no free port")
+
+
+def free_udp_block(count: int) -> int:
+    """The first of ``count`` consecutive UDP ports free on 127.0.0.1, the first even: sipp's ``-mp``
+    binds audio RTP/RTCP and video RTP/RTCP on four ports from it."""
+    for _ in range(100):
+        base = random.randrange(20000, 60000 - count, 2)
+        socks: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError(f"no {count} consecutive free UDP ports")
 
 
 class Proc:
@@ -217,7 +237,7 @@ class Platform:
         argv += ["-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port or free_port(False)),
                  "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error", "-recv_timeout", "8000",
                  "-trace_msg", "-message_file", str(work / "messages.log"), "-trace_err",
-                 "-error_file", str(work / "errors.log"), "-mp", str(free_port(False))]
+                 "-error_file", str(work / "errors.log"), "-mp", str(free_udp_block(4))]
         if csv is not None:
             (work / "data.csv").write_text("SEQUENTIAL\n" + csv + "\n")
             argv += ["-inf", str(work / "data.csv")]

@@ -42,8 +42,8 @@ import sip_cps  # noqa: E402  (bench/sip_cps.py: processes, loads, search)
 from polyvox.api import seeding as seed  # noqa: E402
 from polyvox.db.engine import make_engine, upgrade  # noqa: E402
 from polyvox.media import rtpengine as rtpe  # noqa: E402
+from polyvox.platform.proxy_settings import ProxySettings  # noqa: E402
 from polyvox.sip import render  # noqa: E402
-from polyvox.sip.settings import ProxySettings  # noqa: E402
 
 CALLEE_EXTERNAL = "+34911222333"
 

@@ -59,8 +59,8 @@ from tests.provision import Provisioner  # noqa: E402
 from polyvox.api import seeding  # noqa: E402
 from polyvox.db.engine import make_engine, upgrade  # noqa: E402
 from polyvox.media import rtpengine as rtpe  # noqa: E402
+from polyvox.platform.proxy_settings import ProxySettings  # noqa: E402
 from polyvox.sip import render  # noqa: E402
-from polyvox.sip.settings import ProxySettings  # noqa: E402
 
 SCEN = ROOT / "tests" / "sip" / "scenarios"
 # the demo terminals' SIP passwords (seeding.USERS: name, e-mail, extension, terminal, password, web)

@@ -9,9 +9,13 @@ import secrets
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyvox import config
+
+if TYPE_CHECKING:
+    from polyvox.appserver.runtime.settings import AppServerSettings
+    from polyvox.sip.cli import Role
 
 
 def _secret(settings: config.Settings) -> str:
@@ -61,6 +65,54 @@ def cmd_api(settings: config.Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_appserver_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    aps = sub.add_parser("appserver", help="application server workers (sippy + asyncio), UDP 6060 and up")
+    aps.add_argument("--host", help="listen address (POLYVOX_AS_HOST, default POLYVOX_SIP_HOST)")
+    aps.add_argument("--port", type=int, help="first worker's UDP port (POLYVOX_AS_PORT, default 6060)")
+    aps.add_argument("--workers", type=int, help="worker processes on consecutive ports (POLYVOX_AS_WORKERS, 1)")
+    aps.add_argument("--dialplan", help="call logic factory module:function (POLYVOX_AS_DIALPLAN)")
+
+
+def appserver_settings(settings: config.Settings, args: argparse.Namespace | None = None,
+                       host: str | None = None) -> AppServerSettings:
+    from polyvox.appserver.runtime.settings import from_env
+
+    # the proxies' addresses follow the same host (POLYVOX_SIP_HOST, else --host, else the API host)
+    host = host or (args.host if args is not None else None) or settings.api_host
+    s = from_env(settings.database_url, host, settings.home)
+    if args is not None:
+        kw = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers),
+                                ("dialplan", args.dialplan)) if v is not None}
+        s = s.with_(**kw)
+    return s
+
+
+def cmd_appserver(settings: config.Settings, args: argparse.Namespace) -> int:
+    from polyvox.appserver.runtime.worker import run as run_workers
+
+    return run_workers(appserver_settings(settings, args))
+
+
+def appserver_roles(settings: config.Settings, host: str) -> tuple[list[Role], list[str]]:
+    """One ``polyvox up`` role per application server worker (each on its own port), or a warning."""
+    import importlib.util
+
+    from polyvox.sip.cli import Role
+
+    if importlib.util.find_spec("sippy") is None:  # not imported here: sippy binds to its importing thread
+        return [], ["sippy not installed (pip install sippy==2.5.0): no application server"]
+    out: list[Role] = []
+    py = [sys.executable, "-m", "polyvox.cli"]
+    aps = appserver_settings(settings, host=host)
+    for i in range(max(1, aps.workers)):
+        port = aps.port + i
+        out.append(Role(f"appserver-{port}", [*py, "appserver", "--host", aps.host, "--port", str(port),
+                                              "--workers", "1"],
+                        f"app server:      sip:{aps.host}:{port} (UDP), worker {i + 1}/{max(1, aps.workers)}",
+                        (("udp", aps.host, port, "application server, POLYVOX_AS_PORT"),)))
+    return out, []
+
+
 def _roles(settings: config.Settings, host: str, port: int, with_sip: bool) -> tuple[list[Any], list[str]]:
     """Every role of ``polyvox up`` (``polyvox.sip.cli.Role``) and warnings for the missing ones."""
     from polyvox import workers
@@ -68,7 +120,12 @@ def _roles(settings: config.Settings, host: str, port: int, with_sip: bool) -> t
 
     api = sip_cli.Role("api", [sys.executable, "-m", "polyvox.cli", "api", "--host", host, "--port", str(port)],
                        "", (("tcp", host, port, "API, POLYVOX_API_PORT or --port"),))
-    sip_roles, warnings = sip_cli.roles(settings, host) if with_sip else ([], [])
+    sip_roles: list[Any] = []
+    warnings: list[str] = []
+    if with_sip:
+        sip_roles, warnings = sip_cli.roles(settings, host)
+        as_roles, as_warnings = appserver_roles(settings, host)
+        sip_roles, warnings = [*sip_roles, *as_roles], [*warnings, *as_warnings]
     worker = sip_cli.Role("worker", workers.argv(),
                           "worker:          billing (call records -> external calls, balances, notifications), "
                           "rate imports")
@@ -184,7 +241,7 @@ def _registrations(settings: config.Settings) -> dict[str, Any]:
 
 def _active_calls(settings: config.Settings, state: dict[str, Any]) -> dict[str, Any]:
     """Dialogs each proxy tracks now (Kamailio RPC ``dlg.stats_active`` over its FIFO)."""
-    from polyvox.sip import control
+    from polyvox.platform import control
 
     out: dict[str, Any] = {}
     for name in ("proxy-users", "proxy-trunks"):
@@ -331,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     from polyvox.sip import cli as sip_cli
 
     sip_cli.add_parsers(sub)
+    _add_appserver_parser(sub)
     adm = sub.add_parser("admin", help="operators")
     adms = adm.add_subparsers(dest="admcmd", required=True)
     c = adms.add_parser("create", help="create an administrator (global operator unless --brand/--company)")
@@ -361,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return workers.main(settings)
     if args.cmd == "appserver":
-        return sip_cli.run_appserver(settings, args)
+        return cmd_appserver(settings, args)
     if args.cmd == "admin" and args.admcmd == "create":
         return cmd_admin_create(settings, args)
     if args.cmd == "admin" and args.admcmd == "password":

@@ -18,7 +18,7 @@ from sqlalchemy import delete
 from polyvox.api.app import create_app
 from polyvox.appserver.active import Publisher
 from polyvox.db.appserver_state import appserver_active_calls
-from polyvox.sip import control
+from polyvox.platform import control
 from tests.sip.conftest import DOMAIN, Platform, Trunks
 from tests.sip.fixtures_appserver import BOB2, CAROL, AppServers
 from tests.sip.test_appserver_runtime import Env, _ensure_terminals, _user_id, bye_both_ways, callee_hangs_up

@@ -524,12 +524,12 @@ def test_late_offer_invite_without_sdp(env: Env) -> None:
 # ----------------------------------------------------------------------------- processes
 def test_polyvox_up_supervises_one_role_per_worker(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from polyvox import config
-    from polyvox.sip import cli as sip_cli
+    from polyvox.cli import appserver_roles
 
     monkeypatch.setenv("POLYVOX_HOME", str(tmp_path))
     monkeypatch.setenv("POLYVOX_AS_WORKERS", "3")
     monkeypatch.setenv("POLYVOX_AS_PORT", "6160")
-    roles, _ = sip_cli.roles(config.load(), "127.0.0.1")
+    roles, _ = appserver_roles(config.load(), "127.0.0.1")
     workers = [r for r in roles if r.name.startswith("appserver-")]
     assert [r.name for r in workers] == ["appserver-6160", "appserver-6161", "appserver-6162"]
     assert workers[1].argv[-6:] == ["--host", "127.0.0.1", "--port", "6161", "--workers", "1"]

@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import select
 
 from polyvox.db.location import dialogs
+from polyvox.platform.proxy_settings import ProxySettings
 from polyvox.sip import render
-from polyvox.sip.settings import ProxySettings
 from tests.sip.conftest import ALICE_PW, DOMAIN, Platform, Trunks, free_port
 from tests.sip.test_trunks import SPAIN_IN, Data, as_ua, cdrs, data  # noqa: F401  (fixture)
 from tests.sip.ua import UA, Message, rand, sdp

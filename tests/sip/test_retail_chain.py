@@ -22,7 +22,8 @@ import pytest
 from sqlalchemy import delete
 
 from polyvox.db import location
-from polyvox.sip import control, render
+from polyvox.platform import control
+from polyvox.sip import render
 from tests.sip.conftest import Platform, Proc, Trunks, _wait_ready, free_port
 from tests.sip.test_trunks import SPAIN_IN, SPAIN_OUT, Data, cdrs
 from tests.sip.test_trunks import TRUNKS_MEDIA as rtp_call_id

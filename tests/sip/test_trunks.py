@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from polyvox.db.cdr import kam_trunks_cdrs
 from polyvox.media.ng import NGError
-from polyvox.sip import control
+from polyvox.platform import control
 from tests.provision import Provisioner
 from tests.sip.conftest import DOMAIN, Trunks, free_port
 from tests.sip.fixtures_endpoints import ApiRows, api_time, ml

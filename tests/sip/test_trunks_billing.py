@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from polyvox.api.app import create_app
-from polyvox.sip import control
+from polyvox.platform import control
 from tests.sip.conftest import Trunks
 from tests.sip.test_trunks import Data, as_ua, call_out, cdrs, data, finish  # noqa: F401  (data: fixture)
 from tests.sip.ua import UA, Dialog, Message, rand, sdp

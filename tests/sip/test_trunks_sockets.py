@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from polyvox.platform.proxy_settings import ProxySettings
 from polyvox.sip import render
-from polyvox.sip.settings import ProxySettings
 from polyvox.sip.trunks_repository import TrunksRepository
 from tests.api.conftest import SECRET, Api
 from tests.sip.conftest import DOMAIN, Platform, Proc, Trunks, _wait_ready, free_port
@@ -207,7 +207,7 @@ def test_carrier_with_local_socket_gets_the_call_from_that_address(sk: tuple[Dat
 def test_platform_hangup_reaches_the_carrier_from_its_local_socket(sk: tuple[Data, int, int]) -> None:
     """``control.end_call`` (the path of the maximum duration too): the BYEs proxy-trunks builds
     itself follow each leg's socket."""
-    from polyvox.sip import control
+    from polyvox.platform import control
 
     d, second, _ = sk
     t, port = d.t, d.t.proxy[1]

@@ -17,8 +17,8 @@ from polyvox.api.app import create_app
 from polyvox.db.cdr import kam_trunks_cdrs
 from polyvox.db.model import ENTITY
 from polyvox.domain import routing
+from polyvox.platform.proxy_settings import ProxySettings, trunks_from_env
 from polyvox.sip import render
-from polyvox.sip.settings import ProxySettings, trunks_from_env
 from polyvox.sip.trunks_repository import TrunksRepository
 from polyvox.workers.billing import bill_pending
 from tests.api.conftest import SECRET, api  # noqa: F401 (api: fixture of setup)

@@ -14,12 +14,13 @@ from sqlalchemy import Engine, select
 from polyvox.api.app import create_app
 from polyvox.api.seeding import USERS as DEMO_USERS
 from polyvox.db.model import ENTITY
+from polyvox.domain.addresses import parse_host_port
 from polyvox.media.ng import bdecode, bencode, parse_url
 from polyvox.media.rtpengine import RtpengineSettings, argv
+from polyvox.platform.proxy_settings import ProxySettings
 from polyvox.sip import dispatch, render
-from polyvox.sip.dispatch import AppServer, order_servers, parse_host_port
+from polyvox.sip.dispatch import AppServer, order_servers
 from polyvox.sip.repository import Repository
-from polyvox.sip.settings import ProxySettings
 from tests.provision import Provisioner
 from tests.sip.fixtures_endpoints import client_body
 
@@ -184,34 +185,6 @@ def test_repository_version_check_interval(db: Engine) -> None:
 
 
 # ----------------------------------------------------------------- issue 4: numbering, filters, forwards
-def test_call_forward_selection_and_target_number() -> None:
-    from polyvox.sip.repository import CallForward, forward_number, pick_forward
-
-    anyddi = CallForward(1, "inconditional", None, "number", "600111222", None, number_country_id=7)
-    per_ddi = CallForward(2, "inconditional", 55, "number", "+44201234567", None)
-    unreach = CallForward(3, "unreachable", None, "retail", None, 9)
-    fwds = (anyddi, per_ddi, unreach)
-    assert pick_forward(fwds, "inconditional", 55) is per_ddi  # the called DDI's forward wins
-    assert pick_forward(fwds, "inconditional", 56) is anyddi
-    assert pick_forward(fwds, "unreachable", 55) is unreach
-    assert pick_forward((per_ddi,), "inconditional", None) is None
-    assert forward_number(anyddi, "+34") == "+34600111222"
-    assert forward_number(anyddi, "34") == "+34600111222"
-    assert forward_number(per_ddi, "+34") == "+44201234567"
-    assert forward_number(CallForward(4, "inconditional", None, "number", "0044 20 1234", None), "") == "+44201234"
-    assert forward_number(CallForward(5, "inconditional", None, "number", "", None), "+34") == ""
-
-
-def test_transform_helper() -> None:
-    from polyvox.domain.numbering import RuleSet, TransformationRule
-    from polyvox.sip.repository import transform
-
-    rules = RuleSet([TransformationRule("calleein", 1, r"^0([1-9][0-9]+)$", r"+34\1")])
-    assert transform(rules, "calleein", "0911222333") == "+34911222333"
-    assert transform(rules, "callerin", "0911222333") == "0911222333"
-    assert transform(None, "calleein", "0911") == "0911"
-
-
 def test_geoip_lookup() -> None:
     from polyvox.sip.repository import GeoIP
 
@@ -267,8 +240,8 @@ def test_repository_features_lookups(db: Engine, prov: Provisioner) -> None:
 
 
 def test_render_tls_ws_and_natping(tmp_path: Path) -> None:
+    from polyvox.platform.proxy_settings import from_env, trunks_from_env
     from polyvox.sip import tls
-    from polyvox.sip.settings import from_env, trunks_from_env
 
     s = ProxySettings(home=tmp_path, database_url="sqlite://", port=5070, tls_port=5071, ws_port=10090,
                       wss_port=10091, natping_interval=15)

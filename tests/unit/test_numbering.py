@@ -494,3 +494,32 @@ def test_friend_patterns_are_internal() -> None:
 
 def test_always_apply_transformations_flag_forces_transformation() -> None:
     assert not nb.is_internal("101", {"101"}, ["^1"], always_apply_transformations=True)
+
+
+# ------------------------------------------------------------- E.164 writing and rule-set helper
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        ("+34911222333", "+34911222333"),
+        ("0034911222333", "+34911222333"),
+        ("34911222333", "+34911222333"),
+        (" 34911222333 ", "+34911222333"),
+        ("alice", "alice"),  # not a number: kept
+        ("911 222", "911 222"),  # separators: kept (not digits only)
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_to_e164(number: str | None, expected: str) -> None:
+    assert nb.to_e164(number) == expected
+
+
+def test_transform_number_without_rules_or_number() -> None:
+    rules = RuleSet([TransformationRule("calleein", 1, r"^0([1-9][0-9]+)$", r"+34\1"),
+                     TransformationRule("callerin", 1, r"^$", r"+34")])
+    assert nb.transform_number(rules, "calleein", "0911222333") == "+34911222333"
+    assert nb.transform_number(rules, "callerout", "0911222333") == "0911222333"
+    assert nb.transform_number(None, "calleein", "0911") == "0911"
+    assert nb.transform_number(rules, "callerin", "") == ""  # an empty number is never made up

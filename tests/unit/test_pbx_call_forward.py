@@ -1,7 +1,9 @@
 """Spec 10.1.1 Users (Basic configuration, Boss-Assistant, "User Call Forward"),
-10.1.5 "Friend Call Forward", 4.4 Final user role."""
+10.1.5 "Friend Call Forward", 10.3.1 retail call forwards, 4.4 Final user role."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import given
@@ -27,7 +29,9 @@ from polyvox.domain.pbx import (
     decide_friend_call,
     decide_user_call,
     exceeds_call_waiting,
+    forward_number,
     friend_dial_result,
+    pick_forward,
     reject_scope,
     user_dial_result,
 )
@@ -304,3 +308,39 @@ def test_4_4_call_waiting_limit(active: int, limit: int) -> None:
     assert busy is (limit != 0 and active >= limit)
     decision = decide(EndpointPresence(True, active), INTERNAL, max_calls=limit)
     assert (decision == SignalBusy("call_waiting")) is busy
+
+
+# ------------------------------------------------------- retail/residential forwards (10.3.1)
+
+
+@dataclass(frozen=True)
+class _Fwd:
+    id: int
+    type: str
+    ddi_id: int | None
+
+
+def test_10_3_1_forward_for_the_called_ddi_wins() -> None:
+    anyddi, per_ddi, unreach = _Fwd(1, "inconditional", None), _Fwd(2, "inconditional", 55), _Fwd(3, "unreachable", None)
+    fwds = (anyddi, per_ddi, unreach, _Fwd(4, "inconditional", None))
+    assert pick_forward(fwds, "inconditional", 55) is per_ddi
+    assert pick_forward(fwds, "inconditional", 56) is anyddi  # the first for any DDI
+    assert pick_forward(fwds, "inconditional", None) is anyddi
+    assert pick_forward(fwds, "unreachable", 55) is unreach
+    assert pick_forward((per_ddi,), "inconditional", None) is None
+    assert pick_forward((), "unreachable", 55) is None
+
+
+@pytest.mark.parametrize(("number", "country", "expected"), [
+    ("600111222", "+34", "+34600111222"),
+    ("600111222", "34", "+34600111222"),  # calling code stored without +
+    ("600 111-222", "+34", "+34600111222"),  # separators dropped
+    ("+44201234567", "+34", "+44201234567"),  # international: the country is ignored
+    ("0044 20 1234", "", "+44201234"),
+    ("600111222", "", "+600111222"),  # no country: read as international
+    ("", "+34", ""),
+    (None, "+34", ""),
+    ("abc", "+34", ""),
+])
+def test_10_3_1_forward_target_number(number: str | None, country: str, expected: str) -> None:
+    assert forward_number(number, country) == expected

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from polyvox.domain.callflow import ClidSource
 from polyvox.domain.numbering import RuleSet, TransformationRule
-from polyvox.domain.pbx import CallerId, caller_for_endpoint, full_name, presented_caller
+from polyvox.domain.pbx import CallerId, caller_for_endpoint, endpoint_clid, full_name, presented_caller
 
 #: callerout of a Spanish client: national numbers without +34, the rest with 00
 SPAIN_OUT = RuleSet([
@@ -53,3 +54,21 @@ def test_caller_for_endpoint_formats_only_e164_numbers(number: str, expected: st
 ])
 def test_full_name(name: str | None, lastname: str | None, expected: str | None) -> None:
     assert full_name(name, lastname) == expected
+
+
+DDIS = frozenset({"+34944000001", "+34944000002"})
+
+
+@pytest.mark.parametrize(("presented", "endpoint_ddi", "client_ddi", "diversion", "number", "source"), [
+    ("+34944000002", "+34944000001", None, None, "+34944000002", ClidSource.PRESENTED),
+    ("+34600111222", "+34944000001", "+34944000002", None, "+34944000001", ClidSource.FALLBACK),
+    ("+34600111222", None, "+34944000002", None, "+34944000002", ClidSource.FALLBACK),  # the client's
+    (None, "+34944000001", None, None, "+34944000001", ClidSource.FALLBACK),
+    ("+34600111222", "+34944000001", None, "+34944000002", "+34944000002", ClidSource.DIVERSION),
+    ("+34600111222", "+34944000001", None, "+34600000000", "+34944000001", ClidSource.FALLBACK),
+    ("+34600111222", None, None, None, None, ClidSource.NONE),  # rejected
+])
+def test_10_3_endpoint_clid(presented: str | None, endpoint_ddi: str | None, client_ddi: str | None,
+                            diversion: str | None, number: str | None, source: ClidSource) -> None:
+    decision = endpoint_clid(presented, DDIS, endpoint_ddi=endpoint_ddi, client_ddi=client_ddi, diversion=diversion)
+    assert (decision.number, decision.source) == (number, source)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -33,7 +34,6 @@ from polyvox.domain.rating import (
     call_cost,
     find_rate,
     format_seconds,
-    is_e164,
     max_affordable_duration,
     merge_rates,
     money_from_units,
@@ -124,13 +124,14 @@ def test_format_seconds() -> None:
         format_seconds(-1)
 
 
-def test_e164_numbers() -> None:
-    assert is_e164("+34911222333")
-    assert not is_e164("34911222333")
-    assert not is_e164("+")
-    assert not is_e164("+34 911")
-    assert not is_e164("+1234567890123456")
-    assert not is_e164("+３４")  # non-ASCII digits
+@pytest.mark.parametrize("number", ["34911222333", "+", "+34 911", "+1234567890123456", "+３４", "+0034911", "+3"])
+def test_only_e164_numbers_are_rated(number: str) -> None:
+    """A number is rated only when it is E.164 as numbering defines it (ITU-T: country code
+    first digit 1-9, 2..15 digits), even if some rate's prefix starts it."""
+    pg = group(RatingPlan(drg(rate("+0"), rate("+3"))))
+    found = find_rate(pg, number, MONDAY_NOON)
+    assert isinstance(found, CannotRate) and found.reason is CannotRateReason.INVALID_NUMBER
+    assert not isinstance(find_rate(pg, "+34911222333", MONDAY_NOON), CannotRate)
 
 
 # ------------------------------------------------------------------ rates
@@ -362,8 +363,14 @@ Spain,+34,0.02,0,60
 """
 
 
+def _rates(text: str, **kwargs: Any) -> tuple[Rate, ...]:
+    return tuple(line.rate for line in parse_rates_csv(text, **kwargs)[0])
+
+
 def test_9_4_3_csv_import_recommended_format() -> None:
-    rates = parse_rates_csv(SAMPLE_CSV, skip_header=True)
+    lines, total = parse_rates_csv(SAMPLE_CSV, skip_header=True)
+    assert [line.number for line in lines] == [2, 3, 5] and total == 5  # physical lines, blank skipped
+    rates = tuple(line.rate for line in lines)
     assert [r.prefix for r in rates] == ["+346", "+34", "+54"]
     assert rates[0].destination == "Spain, mobile"
     assert rates[1].increment == 60 and rates[1].interval_start == 0
@@ -379,6 +386,10 @@ def test_9_4_3_csv_import_recommended_format() -> None:
         ("'Spain',+34,0.05,0.01,1", "single quotes"),
         ("Spain,'+34',0.05,0.01,1", "single quotes"),
         ("Spain,34,0.05,0.01,1", "must start with \\+"),
+        ("Spain,+123456789012345678901234,0.05,0.01,1", "at most 23"),
+        (",+34,0.05,0.01,1", "destination name is empty"),
+        (f"{'x' * 101},+34,0.05,0.01,1", "longer than 100 characters"),
+        ("Spain,+34,0.05,0.01,1\x00", "not a CSV text file"),
         ('Spain,+34,"0,05",0.01,1', "point as decimal separator"),
         ("Spain,+34,0.05,1e-2,1", "point as decimal separator"),
         ("Spain,+34,0.05,0.01,0", "integer >= 1"),
@@ -397,9 +408,34 @@ def test_9_4_3_csv_same_prefix_twice_fails_import() -> None:
         parse_rates_csv("A,+34,0.01,0,1\nB,+34,0.02,0,1\n")
 
 
+@pytest.mark.parametrize("text", ["", "\n\n", "Destination,Prefix,Rate,Fee,Period\n"])
+def test_9_4_3_csv_without_rates_is_refused(text: str) -> None:
+    with pytest.raises(RatesCsvError, match="holds no rate"):
+        parse_rates_csv(text, skip_header=text.startswith("D"))
+
+
+def test_9_4_3_csv_column_layout_and_interval_start() -> None:
+    text = 'x,+34,"Spain",0.02,0.01,60,30\n'
+    columns = ("ignore", "prefix", "name", "cost", "connectFee", "rateIncrement", "groupIntervalStart")
+    (line,), total = parse_rates_csv(text, columns=columns)
+    assert (line.number, total) == (1, 1)
+    assert line.rate == Rate("+34", "Spain", D("0.0200"), D("0.0100"), 60, 30)
+    with pytest.raises(RatesCsvError, match="interval start"):
+        parse_rates_csv(text.replace(",30", ",-1"), columns=columns)
+    with pytest.raises(RatesCsvError, match="expected 7 comma-separated columns"):
+        parse_rates_csv("Spain,+34,0.02,0.01,60\n", columns=columns)
+
+
+def test_9_4_3_csv_progress_is_reported() -> None:
+    text = "".join(f"D{i},+{100 + i},0.01,0,1\n" for i in range(10))
+    seen: list[int] = []
+    parse_rates_csv(text, progress=seen.append, progress_every=4)
+    assert seen == [4, 8]
+
+
 def test_9_4_3_csv_reimport_updates_keeps_and_adds() -> None:
-    first = parse_rates_csv("A,+34,0.01,0,1\nB,+33,0.02,0,1\n")
-    second = parse_rates_csv("A2,+34,0.05,0,1\nC,+54,0.03,0,1\n")
+    first = _rates("A,+34,0.01,0,1\nB,+33,0.02,0,1\n")
+    second = _rates("A2,+34,0.05,0,1\nC,+54,0.03,0,1\n")
     merged = {r.prefix: r for r in merge_rates(first, second)}
     assert merged["+34"].per_minute == D("0.05")  # updated
     assert merged["+33"].per_minute == D("0.02")  # kept

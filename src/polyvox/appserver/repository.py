@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.exc import DBAPIError
 
+from polyvox.db.read.rule_sets import load_rule_set
 from polyvox.db.readcache import VersionedCache
 from polyvox.domain.callflow import (
     AclPolicy,
@@ -48,7 +49,7 @@ from polyvox.domain.callflow import (
     Schedule,
     Service,
 )
-from polyvox.domain.numbering import RuleSet, TransformationRule
+from polyvox.domain.numbering import RuleSet, to_e164
 
 Row = Mapping[str, Any]
 MAX_ENTRIES = 50_000
@@ -59,18 +60,6 @@ def _t(name: str) -> Any:
     from polyvox.db.model import ENTITY
 
     return ENTITY[name].table
-
-
-def e164(number: str | None) -> str | None:
-    """``0034…``/``34…``/``+34…`` → ``+34…`` (what ``ddis.ddie164`` may hold)."""
-    if not number:
-        return None
-    n = number.strip()
-    if n.startswith("+"):
-        return n
-    if n.startswith("00"):
-        return "+" + n[2:]
-    return "+" + n if n.isdigit() else n
 
 
 class AppRepository:
@@ -163,7 +152,7 @@ class AppRepository:
 
     def ddi_number(self, ident: int | None) -> str | None:
         row = self.ddi(ident)
-        return e164(row["ddie164"]) if row else None
+        return to_e164(row["ddie164"]) if row and row["ddie164"] else None
 
     def domain_name(self, ident: int | None) -> str | None:
         row = self._by_id("Domain", ident)
@@ -241,7 +230,7 @@ class AppRepository:
     def company_ddis(self, company_id: int) -> frozenset[str]:
         def load() -> frozenset[str]:
             d = _t("Ddi")
-            return frozenset(x for x in (e164(r["ddie164"]) for r in self._rows(
+            return frozenset(x for x in (to_e164(r["ddie164"]) for r in self._rows(
                 select(d.c.ddie164).where(d.c.companyId == company_id))) if x)
 
         return self._cached(("ddis", company_id), load)  # type: ignore[no-any-return]
@@ -250,7 +239,7 @@ class AppRepository:
         def load() -> dict[str, Any] | None:
             d = _t("Ddi")
             for r in self._rows(select(d).where(d.c.brandId == brand_id).order_by(d.c.id)):
-                if e164(r["ddie164"]) == number:
+                if r["ddie164"] and to_e164(r["ddie164"]) == number:
                     return r
             return None
 
@@ -259,15 +248,7 @@ class AppRepository:
     def rule_set(self, ident: int | None) -> RuleSet:
         if ident is None:
             return RuleSet(())
-
-        def load() -> RuleSet:
-            t = _t("TransformationRule")
-            return RuleSet(TransformationRule(type=r["type"], priority=int(r["priority"] or 0),
-                                              match_expr=r["matchExpr"] or "", replace_expr=r["replaceExpr"] or "",
-                                              id=r["id"])
-                           for r in self._rows(select(t).where(t.c.transformationRuleSetId == ident)) if r["type"])
-
-        return self._cached(("rules", ident), load)  # type: ignore[no-any-return]
+        return self._cached(("rules", ident), lambda: load_rule_set(self._exec, ident))  # type: ignore[no-any-return]
 
     def service_codes(self, brand_id: int, company_id: int) -> tuple[dict[Service, str], dict[Service, str | None]]:
         """(brand codes — the service's default code when the brand has no row —, client codes)."""

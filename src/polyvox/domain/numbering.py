@@ -45,7 +45,9 @@ __all__ = [
     "normalize",
     "normalize_country_code",
     "pcre_to_python",
+    "to_e164",
     "transform",
+    "transform_number",
     "validate_expression",
     "validate_replacement",
     "validate_rule",
@@ -74,6 +76,18 @@ class InvalidExpressionError(ValueError):
 def is_e164(number: str) -> bool:
     """``+`` followed by 2..15 digits, first digit not 0 (ITU-T E.164)."""
     return _E164_RE.fullmatch(number) is not None
+
+
+def to_e164(number: str | None) -> str:
+    """A number written in international form as E.164: ``0034911...`` / ``34911...`` /
+    ``+34911...`` -> ``+34911...``; anything else (letters, separators) is kept as it is, stripped
+    of surrounding blanks; ``None`` -> ``""``. Not a check: see :func:`is_e164`."""
+    n = (number or "").strip()
+    if n.startswith("+"):
+        return n
+    if n.startswith("00"):
+        return "+" + n[2:]
+    return "+" + n if n.isdigit() else n
 
 
 def clean_number(number: str) -> str:
@@ -552,6 +566,14 @@ def transform(rules: RuleSet | Iterable[TransformationRule], kind: RuleKind, num
 def apply(rules: RuleSet | Iterable[TransformationRule], kind: RuleKind, number: str) -> str:
     """Transform ``number`` with the rules of ``kind`` (first match by priority wins)."""
     return transform(rules, kind, number).number
+
+
+def transform_number(rules: RuleSet | None, kind: RuleKind, number: str) -> str:
+    """:func:`apply` for an endpoint or client that may have no rule set (``None``: the number as
+    it is); an empty number is never transformed (no rule may make one up)."""
+    if rules is None or not number:
+        return number
+    return rules.apply(kind, number)
 
 
 # --------------------------------------------------------------- rule generator

@@ -27,13 +27,16 @@ import csv
 import enum
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, tzinfo
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+
+from polyvox.domain.numbering import is_e164
 
 __all__ = [
     "MONEY_DECIMALS",
+    "RATE_CSV_COLUMNS",
     "CallCost",
     "CannotRate",
     "CannotRateReason",
@@ -41,6 +44,7 @@ __all__ = [
     "DestinationRateGroup",
     "PrefixIndex",
     "Rate",
+    "RateLine",
     "RateMatch",
     "RatedCall",
     "RatesCsvError",
@@ -56,7 +60,6 @@ __all__ = [
     "call_cost",
     "find_rate",
     "format_seconds",
-    "is_e164",
     "max_affordable_duration",
     "merge_rates",
     "money_from_units",
@@ -148,12 +151,6 @@ def format_seconds(seconds: int) -> str:
     if seconds < 0:
         raise ValueError("duration cannot be negative")
     return f"{seconds}s"
-
-
-def is_e164(number: str) -> bool:
-    """'+' followed by 1-15 ASCII digits."""
-    digits = number[1:]
-    return number[:1] == "+" and 0 < len(digits) <= 15 and digits.isascii() and digits.isdigit()
 
 
 _PREFIX_RE = re.compile(r"\+[0-9]{1,23}")
@@ -291,57 +288,100 @@ class RatesCsvError(ValueError):
 
 _AMOUNT_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
+#: The rate fields of a rates CSV, in the recommended column order (§9.4.3 "CSV format"); every
+#: one is required. A column layout may also hold ``groupIntervalStart`` and ``ignore`` columns.
+RATE_CSV_COLUMNS: tuple[str, ...] = ("name", "prefix", "cost", "connectFee", "rateIncrement")
 
-def parse_rates_csv(text: str, *, skip_header: bool = False) -> tuple[Rate, ...]:
-    """Parse the recommended rates CSV (§9.4.3 "CSV format").
 
-    Columns: destination name, prefix ("+..."), per minute rate, connection
-    charge, charge period (integer seconds >= 1). Comma is the only separator,
-    double quotes are the only quoting, amounts use a point and are rounded to
-    4 decimals; a repeated prefix fails the whole import. Interval start is 0
-    (the CSV has no such column).
+@dataclass(frozen=True, slots=True)
+class RateLine:
+    """A rate read from a rates CSV and its physical line number (1-based)."""
+
+    number: int
+    rate: Rate
+
+
+def parse_rates_csv(
+    text: str,
+    *,
+    columns: Sequence[str] = RATE_CSV_COLUMNS,
+    skip_header: bool = False,
+    progress: Callable[[int], None] | None = None,
+    progress_every: int = 1000,
+) -> tuple[list[RateLine], int]:
+    """Every rate of a rates CSV, checked (§9.4.3 "CSV format"); raises :class:`RatesCsvError`
+    naming the first bad line. Returns the rates and the number of physical lines.
+
+    ``columns`` says what each column holds (:data:`RATE_CSV_COLUMNS` plus optional
+    ``groupIntervalStart`` and ``ignore``). Comma is the only separator, double quotes are the only
+    quoting, amounts use a point and are rounded to 4 decimals, a repeated prefix fails the whole
+    import, blank lines are skipped, a file without any rate is refused. Interval start is 0 unless
+    a column holds it. ``progress`` is called with the line number every ``progress_every`` lines.
     """
-    reader = csv.reader(io.StringIO(text), delimiter=",", quotechar='"', strict=True)
-    rates: list[Rate] = []
+    if "\x00" in text:
+        raise RatesCsvError(1, "this is not a CSV text file")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=",", quotechar='"', doublequote=True, strict=True)
+    out: list[RateLine] = []
     seen: dict[str, int] = {}
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise RatesCsvError(reader.line_num, f"malformed CSV: {exc}") from exc
-    for number, row in enumerate(rows, start=1):
-        if skip_header and number == 1:
-            continue
+    width = len(columns)
+    first = True
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise RatesCsvError(start, f"malformed CSV: {e}") from e
+        number = start
+        if first:
+            first = False
+            if skip_header:
+                continue
+        if progress is not None and number % progress_every == 0:
+            progress(number)
         if not row or all(not cell.strip() for cell in row):
             continue
-        if len(row) != 5:
-            raise RatesCsvError(
-                number, f"expected 5 comma-separated columns, got {len(row)} (quote names containing commas)"
-            )
-        name, prefix, per_minute, fee, period = (cell.strip() for cell in row)
-        if name.startswith("'") or prefix.startswith("'"):
+        if len(row) != width:
+            raise RatesCsvError(number, f"expected {width} comma-separated columns, got {len(row)} "
+                                        "(names containing commas must be quoted with double quotes)")
+        cells = {name: cell.strip() for name, cell in zip(columns, row, strict=True) if name != "ignore"}
+        if any(v.startswith("'") for v in cells.values()):
             raise RatesCsvError(number, "single quotes are not supported, use double quotes")
+        name, prefix = cells["name"], cells["prefix"]
+        if not name:
+            raise RatesCsvError(number, "the destination name is empty")
+        if len(name) > 100:
+            raise RatesCsvError(number, "the destination name is longer than 100 characters")
         if not _PREFIX_RE.fullmatch(prefix):
-            raise RatesCsvError(number, f"prefix {prefix!r} must start with + followed by digits")
+            raise RatesCsvError(number, f"prefix {prefix!r} must start with + followed by digits (at most 23)")
         if prefix in seen:
             raise RatesCsvError(number, f"prefix {prefix} already used on line {seen[prefix]}")
         seen[prefix] = number
-        for label, value in (("per minute rate", per_minute), ("connection charge", fee)):
+        amounts: dict[str, Decimal] = {}
+        for key, label in (("cost", "per minute rate"), ("connectFee", "connection charge")):
+            value = cells[key]
             if not _AMOUNT_RE.fullmatch(value):
-                raise RatesCsvError(
-                    number, f"{label} {value!r} must be a number with a point as decimal separator"
-                )
+                raise RatesCsvError(number, f"{label} {value!r} must be a number with a point as decimal separator")
+            try:
+                amounts[key] = round_money(Decimal(value))
+            except InvalidOperation as e:
+                raise RatesCsvError(number, f"{label} {value!r} is not a number") from e
+        period = cells["rateIncrement"]
         if not (period.isascii() and period.isdigit()) or int(period) < 1:
-            raise RatesCsvError(number, f"charge period {period!r} must be an integer >= 1")
-        rates.append(
-            Rate(
-                prefix=prefix,
-                destination=name,
-                per_minute=round_money(Decimal(per_minute)),
-                connection_fee=round_money(Decimal(fee)),
-                increment=int(period),
-            )
-        )
-    return tuple(rates)
+            raise RatesCsvError(number, f"charge period {period!r} must be an integer >= 1 (seconds)")
+        start_s = cells.get("groupIntervalStart", "0") or "0"
+        if not (start_s.isascii() and start_s.isdigit()):
+            raise RatesCsvError(number, f"interval start {start_s!r} must be an integer >= 0 (seconds)")
+        try:
+            rate = Rate(prefix=prefix, destination=name, per_minute=amounts["cost"],
+                        connection_fee=amounts["connectFee"], increment=int(period), interval_start=int(start_s))
+        except ValueError as e:
+            raise RatesCsvError(number, str(e)) from e
+        out.append(RateLine(number, rate))
+    if not out:
+        raise RatesCsvError(max(1, reader.line_num), "the file holds no rate")
+    return out, reader.line_num
 
 
 def merge_rates(existing: Iterable[Rate], imported: Iterable[Rate]) -> tuple[Rate, ...]:
@@ -709,7 +749,7 @@ def find_rate(
     _require_aware(start, "start")
     if not is_e164(number):
         return CannotRate(
-            CannotRateReason.INVALID_NUMBER, f"{number!r} is not in E.164 format (+ and digits)"
+            CannotRateReason.INVALID_NUMBER, f"{number!r} is not an E.164 number"
         )
     local = start.astimezone(tz) if tz is not None else start
     best: tuple[Decimal, int] | None = None

@@ -1,4 +1,4 @@
-"""``polyvox sip ...`` and ``polyvox media ...`` commands, and the SIP roles of ``polyvox up``."""
+"""``polyvox sip ...`` and ``polyvox media ...`` commands, and the SIP and media roles of ``polyvox up``."""
 
 from __future__ import annotations
 
@@ -7,16 +7,11 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from polyvox import config
 from polyvox.media import rtpengine as rtpe
+from polyvox.platform.proxy_settings import ProxySettings, from_env, trunks_from_env
 from polyvox.sip import render
-from polyvox.sip import settings as sip_settings
-
-if TYPE_CHECKING:
-    from polyvox.appserver.runtime.settings import AppServerSettings
-
 
 # a port a role listens on: (tcp|udp, host, port, "role, the variable that moves it")
 Port = tuple[str, str, int, str]
@@ -41,11 +36,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         p.add_argument("--port", type=int, help="UDP/TCP port (POLYVOX_SIP_USERS_PORT, default 5060)")
         p.add_argument("--advertise", help="public address behind NAT (POLYVOX_SIP_ADVERTISE)")
         p.add_argument("--children", type=int, help="SIP worker processes (POLYVOX_SIP_CHILDREN, default 4)")
-    aps = sub.add_parser("appserver", help="application server workers (sippy + asyncio), UDP 6060 and up")
-    aps.add_argument("--host", help="listen address (POLYVOX_AS_HOST, default POLYVOX_SIP_HOST)")
-    aps.add_argument("--port", type=int, help="first worker's UDP port (POLYVOX_AS_PORT, default 6060)")
-    aps.add_argument("--workers", type=int, help="worker processes on consecutive ports (POLYVOX_AS_WORKERS, 1)")
-    aps.add_argument("--dialplan", help="call logic factory module:function (POLYVOX_AS_DIALPLAN)")
     media = sub.add_parser("media", help="media relay (rtpengine)")
     medias = media.add_subparsers(dest="mediacmd", required=True)
     r = medias.add_parser("rtpengine", help="run rtpengine in the foreground (userspace, no kernel module)")
@@ -60,34 +50,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def proxy_settings(settings: config.Settings, args: argparse.Namespace | None = None,
-                   host: str | None = None, role: str = "proxy-users") -> sip_settings.ProxySettings:
-    make = sip_settings.trunks_from_env if role == "proxy-trunks" else sip_settings.from_env
+                   host: str | None = None, role: str = "proxy-users") -> ProxySettings:
+    make = trunks_from_env if role == "proxy-trunks" else from_env
     s = make(settings.home, settings.database_url, host or settings.api_host)
     if args is not None:
         kw = {k: v for k, v in (("host", args.host), ("port", args.port), ("advertise", args.advertise),
                                 ("children", args.children)) if v is not None}
         s = s.with_(**kw)
     return s
-
-
-def appserver_settings(settings: config.Settings, args: argparse.Namespace | None = None,
-                       host: str | None = None) -> AppServerSettings:
-    from polyvox.appserver.runtime.settings import from_env
-
-    # the proxies' addresses follow the same host (POLYVOX_SIP_HOST, else --host, else the API host)
-    host = host or (args.host if args is not None else None) or settings.api_host
-    s = from_env(settings.database_url, host, settings.home)
-    if args is not None:
-        kw = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers),
-                                ("dialplan", args.dialplan)) if v is not None}
-        s = s.with_(**kw)
-    return s
-
-
-def run_appserver(settings: config.Settings, args: argparse.Namespace) -> int:
-    from polyvox.appserver.runtime.worker import run as run_workers
-
-    return run_workers(appserver_settings(settings, args))
 
 
 def rtpengine_settings(settings: config.Settings, args: argparse.Namespace | None = None,
@@ -177,16 +147,4 @@ def roles(settings: config.Settings, host: str) -> tuple[list[Role], list[str]]:
     else:
         warnings.append("kamailio not installed (apt-get install kamailio kamailio-python3-modules "
                         "kamailio-extra-modules): no SIP proxy")
-    import importlib.util
-
-    if importlib.util.find_spec("sippy") is not None:  # not imported here: sippy binds to its importing thread
-        aps = appserver_settings(settings, host=host)
-        for i in range(max(1, aps.workers)):
-            port = aps.port + i
-            out.append(Role(f"appserver-{port}", [*py, "appserver", "--host", aps.host, "--port", str(port),
-                                                  "--workers", "1"],
-                            f"app server:      sip:{aps.host}:{port} (UDP), worker {i + 1}/{max(1, aps.workers)}",
-                            (("udp", aps.host, port, "application server, POLYVOX_AS_PORT"),)))
-    else:
-        warnings.append("sippy not installed (pip install sippy==2.5.0): no application server")
     return out, warnings

@@ -15,7 +15,7 @@ IvozProvider's KamTrunks). docs/sip.md §9 has the details.
   prepaid / pseudo-prepaid clients, a rate for the destination at this moment; the longest
   duration the balance pays for is enforced from the answer by the ``dlgcut`` timer (BYE both
   ways), with the dialog timeout as a safety net.
-- Call control: ``polyvox.sip.control`` (JSON-RPC) lists the dialogs and schedules their end in
+- Call control: ``polyvox.platform.control`` (JSON-RPC) lists the dialogs and schedules their end in
   ``dlgcut`` (``ksr_dlgcut`` writes the call record when Kamailio skips dialog:end).
 - LCR: carriers ordered by the cost of a 5 minute call from their rating profile active now;
   carriers that cannot rate the destination are not used (spec 9.3.1).
@@ -41,6 +41,7 @@ from typing import Any
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
 
 from polyvox.domain import routing
+from polyvox.domain.addresses import parse_host_port
 from polyvox.domain.billing import (
     CallDecision,
     ClientType,
@@ -94,7 +95,7 @@ class ProxyTrunks:
         self.fr_inv_timer = int(settings["fr_inv_timer"])
         self.rtp_flags = settings["rtpengine_flags"]
         up = settings.get("users_proxy") or ""
-        self.users_proxy = dispatch.parse_host_port(up, 5060) if up else None
+        self.users_proxy = parse_host_port(up, 5060) if up else None
         self.rng = random.Random()
         # local sockets (spec 8.14.2, docs/sip.md §9.11): the main address and the proxy_trunks
         # addresses listened on (read when Kamailio was started)
@@ -583,7 +584,7 @@ class ProxyTrunks:
 
     # ------------------------------------------------------------------ call records
     def cdr_vars(self, **values: Any) -> None:
-        """Dialog variables: the call record's values, also read by ``polyvox.sip.control``
+        """Dialog variables: the call record's values, also read by ``polyvox.platform.control``
         (active calls: company, brand, direction, caller, callee, carrier, provider, start)."""
         KSR.pv.sets("$dlg_var(start)", datetime.now(UTC).isoformat())
         KSR.pv.sets("$dlg_var(callid)", pv("$ci") or "")
@@ -624,7 +625,7 @@ class ProxyTrunks:
     def ksr_dlgcut(self, msg: Any, evname: str = "") -> int:
         """Timer process (every 0.2 s): ends the dialogs that are due in the ``dlgcut`` table
         (deadline = answer + the duration the balance pays for, set at dialog:start; 0 = now, set
-        by ``polyvox.sip.control`` to end a client's calls) with a BYE to both sides
+        by ``polyvox.platform.control`` to end a client's calls) with a BYE to both sides
         (:meth:`end_dialog`). The call record is written here from the dialog's variables (read
         with ``dlg.list_ctx`` before ending it) unless ``dialog:end`` wrote it already (htable
         ``cdrdone``). The dialog timeout set at setup (a few seconds after the maximum duration)

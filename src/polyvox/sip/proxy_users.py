@@ -32,6 +32,8 @@ from typing import Any
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
 
+from polyvox.domain.numbering import to_e164, transform_number
+from polyvox.domain.pbx import endpoint_clid, forward_number, pick_forward
 from polyvox.sip import dispatch
 from polyvox.sip.kemi import (
     DialogContext,
@@ -45,16 +47,7 @@ from polyvox.sip.kemi import (
     sdp_invalid,
     stray_reply,
 )
-from polyvox.sip.repository import (
-    CallForward,
-    Company,
-    Endpoint,
-    Repository,
-    e164,
-    forward_number,
-    pick_forward,
-    transform,
-)
+from polyvox.sip.repository import CallForward, Company, Endpoint, Repository
 
 FLT_NATS = 5  # request flag: the sender is behind NAT
 FLB_NATB = 6  # branch flag: the destination is behind NAT (restored by lookup)
@@ -171,7 +164,7 @@ class ProxyUsers:
             if self.flooding():
                 return
             rules = self.repo.rule_set(wholesale.rule_set_id)
-            self.to_trunks(None, wholesale, transform(rules, "callerin", self.caller_number()), rules)
+            self.to_trunks(None, wholesale, transform_number(rules, "callerin", self.caller_number()), rules)
             return
         ep = self.repo.direct_endpoint_at(src_ip, src_port)
         if ep is None:
@@ -210,7 +203,7 @@ class ProxyUsers:
         else:
             clid = self.caller_number()
             if not self.is_internal(clid, ep, company):
-                clid = transform(rules, "callerin", clid)
+                clid = transform_number(rules, "callerin", clid)
         if not self.within_call_limit(ep):
             return
         if ep.kind == "retail":
@@ -218,7 +211,7 @@ class ProxyUsers:
             return
         callee = pv("$rU") or ""
         if not self.is_internal(callee, ep, company):
-            out = transform(rules, "calleein", callee)
+            out = transform_number(rules, "calleein", callee)
             if out != callee:
                 KSR.pv.sets("$rU", out)
         self.to_application_server(ep, company, clid)
@@ -432,12 +425,10 @@ class ProxyUsers:
         return pv("$fU") or ""
 
     def validated_clid(self, ep: Endpoint, company: Company, rules: Any = None) -> str | None:
-        from polyvox.domain.callflow import fallback_outgoing_ddi, validate_clid
-
-        presented = transform(rules, "callerin", self.caller_number())
-        fallback = fallback_outgoing_ddi(self.repo.ddi_number(ep.outgoing_ddi_id),
-                                         self.repo.ddi_number(company.outgoing_ddi_id))
-        decision = validate_clid(e164(presented) if presented else None, self.repo.company_ddis(company.id), fallback)
+        presented = transform_number(rules, "callerin", self.caller_number())
+        decision = endpoint_clid(to_e164(presented) if presented else None, self.repo.company_ddis(company.id),
+                                 endpoint_ddi=self.repo.ddi_number(ep.outgoing_ddi_id),
+                                 client_ddi=self.repo.ddi_number(company.outgoing_ddi_id))
         return decision.number
 
     # ----- retail and wholesale: straight to proxy-trunks
@@ -453,7 +444,7 @@ class ProxyUsers:
             return
         callee = ext.number
         if not callee.startswith("*"):  # service codes are never transformed
-            callee = transform(rules, "calleein", callee)
+            callee = transform_number(rules, "calleein", callee)
         if callee != raw:
             KSR.pv.sets("$rU", callee)
         if not self.within_client_limits(company, inbound=False):
@@ -465,7 +456,7 @@ class ProxyUsers:
         if not self.media_offer():
             return
         ddi_id = self.repo.ddi_id(company.id, caller) if ep is not None and caller.startswith("+") else None
-        for name, value in trunk_headers(company, ep, callee=e164(callee), caller=caller, tag=ext.tag,
+        for name, value in trunk_headers(company, ep, callee=to_e164(callee), caller=caller, tag=ext.tag,
                                          ddi_id=ddi_id):
             KSR.hdr.append(f"{name}: {value}\r\n")
         KSR.pv.sets("$du", self.trunks_uri)
@@ -570,7 +561,7 @@ class ProxyUsers:
 
     def restore_location(self) -> None:
         """Timer process, once at start: unexpired rows of kam_users_location back into usrloc."""
-        from polyvox.sip.repository import utcnow
+        from polyvox.platform.clock import utcnow
 
         now = utcnow()
         restored = 0
@@ -858,7 +849,7 @@ class ProxyUsers:
                 return
             KSR.tm.t_on_failure("ksr_failure_endpoint")
         else:
-            number = forward_number(cfw, self.repo.country_prefix(cfw.number_country_id))
+            number = forward_number(cfw.number, self.repo.country_prefix(cfw.number_country_id))
             if not number:
                 send(480, "Temporarily Unavailable: invalid call forward")
                 return

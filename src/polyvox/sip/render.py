@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import polyvox
-from polyvox.sip.settings import ProxySettings
+from polyvox.platform.proxy_settings import ProxySettings
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MODULE_DIRS = ("/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/aarch64-linux-gnu/kamailio/modules",

@@ -22,7 +22,6 @@ through Kamailio's fork).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import time
 import zlib
@@ -34,7 +33,10 @@ from sqlalchemy import Connection, Engine, bindparam, create_engine, func, selec
 from sqlalchemy.exc import DBAPIError
 
 from polyvox.db.readcache import VersionedCache
-from polyvox.sip.dispatch import AppServer, parse_host_port
+from polyvox.domain.addresses import parse_host_port
+from polyvox.domain.numbering import to_e164
+from polyvox.platform.clock import utcnow
+from polyvox.sip.dispatch import AppServer
 
 MAX_ENTRIES = 100_000
 VERSION_SQL = "SELECT max(version) FROM config_version"
@@ -456,11 +458,11 @@ class Repository:
         """Id of the client's DDI whose E.164 number is ``number`` (``+34...``), if any."""
         def load() -> dict[str, int]:
             d = self.t["ddi"]
-            return {e164(r[1]): int(r[0]) for r in self._execute(
+            return {to_e164(r[1]): int(r[0]) for r in self._execute(
                 select(d.c.id, d.c.ddie164).where(d.c.companyId == company_id).order_by(d.c.id.desc())).all() if r[1]}
 
         ids: dict[str, int] = self._cached(("ddi_ids", company_id), load)
-        return ids.get(e164(number)) if number else None
+        return ids.get(to_e164(number)) if number else None
 
     def ban_listed(self, ip: str, aor: str, blocker: str, stamp: int) -> bool:
         """Whether the ``banned_addresses`` row of a ban still exists. ``stamp`` identifies the ban
@@ -477,7 +479,7 @@ class Repository:
         """The client's DDIs in E.164 (``+34...``)."""
         def load() -> frozenset[str]:
             d = self.t["ddi"]
-            return frozenset(e164(r[0]) for r in self._execute(select(d.c.ddie164)
+            return frozenset(to_e164(r[0]) for r in self._execute(select(d.c.ddie164)
                                                              .where(d.c.companyId == company_id)).all() if r[0])
 
         return self._cached(("ddis", company_id), load)  # type: ignore[no-any-return]
@@ -489,7 +491,7 @@ class Repository:
         def load() -> str | None:
             d = self.t["ddi"]
             v = self._execute(select(d.c.ddie164).where(d.c.id == ddi_id)).scalar()
-            return e164(v) if v else None
+            return to_e164(v) if v else None
 
         return self._cached(("ddi", ddi_id), load)  # type: ignore[no-any-return]
 
@@ -513,22 +515,12 @@ class Repository:
 
     # ----- numbering, limits, filters, call forwards (docs/sip.md §10)
     def rule_set(self, set_id: int | None) -> Any:
-        """The transformation rule set ``set_id`` as a :class:`polyvox.domain.numbering.RuleSet`
-        (its ``transformation_rules`` rows), None when there is none."""
+        """The transformation rule set ``set_id``, None when there is none."""
         if set_id is None:
             return None
-        from polyvox.domain.numbering import RuleSet, TransformationRule
+        from polyvox.db.read.rule_sets import load_rule_set
 
-        def load() -> Any:
-            r = self.t["rule"]
-            rows = self._execute(select(r.c.id, r.c.type, r.c.priority, r.c.matchExpr, r.c.replaceExpr)
-                                 .where(r.c.transformationRuleSetId == set_id)).all()
-            rules = [TransformationRule(type=row.type, priority=int(row.priority or 0), match_expr=row.matchExpr or "",
-                                        replace_expr=row.replaceExpr or "", id=row.id)
-                     for row in rows if row.type in ("callerin", "calleein", "callerout", "calleeout")]
-            return RuleSet(rules)
-
-        return self._cached(("rule_set", set_id), load)
+        return self._cached(("rule_set", set_id), lambda: load_rule_set(self._execute, set_id))
 
     def internal_numbers(self, company_id: int) -> tuple[frozenset[str], tuple[str, ...]]:
         """The client's extension numbers and its friends' patterns (numbers that are not
@@ -819,55 +811,6 @@ def _small_int(v: Any) -> int:
         return int(v or 0)
     except (TypeError, ValueError):
         return 0
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-
-
-def e164(number: str) -> str:
-    """``0034911...`` / ``34911...`` / ``+34911...`` -> ``+34911...`` (digits only otherwise kept)."""
-    n = (number or "").strip()
-    if n.startswith("+"):
-        return n
-    if n.startswith("00"):
-        return "+" + n[2:]
-    return "+" + n if n.isdigit() else n
-
-
-def transform(rules: Any, kind: str, number: str) -> str:
-    """``number`` through the rules of ``kind`` of a RuleSet (None: unchanged)."""
-    if rules is None or not number:
-        return number
-    return str(rules.apply(kind, number))
-
-
-def pick_forward(forwards: Any, kind: str, ddi_id: int | None) -> CallForward | None:
-    """The call forward of ``kind`` for a call to ``ddi_id``: one set for that DDI wins over one
-    for any DDI (spec 10.3.1)."""
-    generic = None
-    for f in forwards:
-        if f.type != kind:
-            continue
-        if f.ddi_id is not None and f.ddi_id == ddi_id:
-            return f  # type: ignore[no-any-return]
-        if f.ddi_id is None and generic is None:
-            generic = f
-    return generic
-
-
-def forward_number(cfw: CallForward, country_prefix: str) -> str:
-    """E.164 target of a call forward to a number: ``numberValue`` as is when it starts with
-    ``+``/``00``, else prefixed with the country's calling code (``numberCountry``)."""
-    n = "".join(ch for ch in (cfw.number or "") if ch.isdigit() or ch == "+")
-    if not n:
-        return ""
-    if n.startswith("+") or n.startswith("00"):
-        return e164(n)
-    cc = country_prefix.strip()
-    if cc and not cc.startswith("+"):
-        cc = "+" + cc
-    return cc + n if cc else e164(n)
 
 
 def load_rtpengine_nodes(url: str) -> list[tuple[int, str, int, bool]]:

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import time as _clock
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, or_, select
 
+from polyvox.db.read import rating as read_rating
+from polyvox.db.read.rule_sets import load_rule_set
 from polyvox.domain import rating, routing
 from polyvox.domain.billing import BillingAccount, BillingMethod
 from polyvox.domain.callflow.ddi_provider import DdiProviderCandidate, InboundDdi
-from polyvox.domain.numbering import RuleSet, TransformationRule
+from polyvox.domain.numbering import RuleSet
 from polyvox.sip.repository import Repository
 
 
@@ -90,16 +91,13 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class Rater:
+class AccountRating:
     """What rates calls of a client (price) or a carrier (cost): its rating profiles as a
     domain :class:`~polyvox.domain.rating.RatingAccount` and the zone rating-plan timings are
     evaluated in (client's timezone, else its brand's; carriers: the brand's)."""
 
     account: rating.RatingAccount
     tz: tzinfo
-
-
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def _transport(value: Any) -> str:
@@ -118,10 +116,6 @@ def _aware(value: Any) -> datetime:
     if isinstance(at, str):
         at = datetime.fromisoformat(at)
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
-def _money(value: Any) -> Decimal:
-    return rating.round_money(Decimal(str(value if value is not None else 0)))
 
 
 def _local_socket(t: Any, pt: Any) -> Any:
@@ -213,13 +207,8 @@ class TrunksRepository(Repository):
         if rule_set_id is None:
             return RuleSet(())
 
-        def load() -> RuleSet:
-            t = _e("TransformationRule")
-            rows = self._execute(select(t).where(t.c.transformationRuleSetId == rule_set_id)).all()
-            return RuleSet(TransformationRule(type=r.type, priority=int(r.priority or 0), match_expr=r.matchExpr or "",
-                                              replace_expr=r.replaceExpr or "", id=r.id) for r in rows)
-
-        return self._cached(("rule_set", rule_set_id), load)  # type: ignore[no-any-return]
+        return self._cached(("rule_set", rule_set_id),  # type: ignore[no-any-return]
+                            lambda: load_rule_set(self._execute, rule_set_id))
 
     # ----- DDI providers and DDIs
     def ddi_providers(self) -> tuple[dict[int, DdiProvider], tuple[DdiProviderCandidate, ...]]:
@@ -304,77 +293,18 @@ class TrunksRepository(Repository):
         return self._cached(("limits", brand_id, company_id), load)  # type: ignore[no-any-return]
 
     # ----- rating (spec 7.5, 9.3.1 LCR, 9.4)
-    def _zone(self, timezone_id: int | None) -> tzinfo:
-        if timezone_id is None:
-            return UTC
-        name = self._execute(select(_e("Timezone").c.tz).where(_e("Timezone").c.id == timezone_id)).scalar()
-        try:
-            return ZoneInfo(name) if name else UTC
-        except (ZoneInfoNotFoundError, ValueError):
-            return UTC
-
-    def _currency(self, currency_id: int | None, brand_id: int | None) -> str:
-        if currency_id is None and brand_id is not None:
-            currency_id = self._execute(select(_e("Brand").c.currencyId).where(_e("Brand").c.id == brand_id)).scalar()
-        if currency_id is None:
-            return ""
-        return str(self._execute(select(_e("Currency").c.iden).where(_e("Currency").c.id == currency_id)).scalar()
-                   or "")
-
     def _destination_rates(self, drg_id: int, brand_id: int | None) -> rating.DestinationRateGroup | None:
-        def load() -> rating.DestinationRateGroup | None:
-            g_t, dr, de = _e("DestinationRateGroup"), _e("DestinationRate"), _e("Destination")
-            g = self._execute(select(g_t).where(g_t.c.id == drg_id)).first()
-            if g is None:
-                return None
-            rows = self._execute(select(dr, de.c.prefix, de.c.nameEn).join(de, de.c.id == dr.c.destinationId)
-                                 .where(dr.c.destinationRateGroupId == drg_id).order_by(dr.c.id)).all()
-            rates = []
-            for r in rows:
-                try:
-                    rates.append(rating.Rate.from_ivoz(
-                        prefix=r.prefix, destination=r.nameEn or r.prefix, rate=_money(r.cost),
-                        connect_fee=_money(r.connectFee), rate_increment=str(r.rateIncrement or "1s"),
-                        group_interval_start=str(r.groupIntervalStart or "0s")))
-                except ValueError:
-                    continue  # a malformed rate prices nothing (the API refuses them anyway)
-            return rating.DestinationRateGroup(name=g.nameEn or f"#{g.id}",
-                                               currency=self._currency(g.currencyId, brand_id), rates=tuple(rates),
-                                               deductible_connection_fee=bool(g.deductibleConnectionFee))
-
-        return self._cached(("drg", drg_id), load)  # type: ignore[no-any-return]
+        return self._cached(("drg", drg_id),  # type: ignore[no-any-return]
+                            lambda: read_rating.destination_rate_group(self._execute, drg_id, brand_id))
 
     def _plan_group(self, group_id: int) -> rating.RatingPlanGroup | None:
-        def load() -> rating.RatingPlanGroup | None:
-            g_t, rp = _e("RatingPlanGroup"), _e("RatingPlan")
-            g = self._execute(select(g_t).where(g_t.c.id == group_id)).first()
-            if g is None:
-                return None
-            plans = []
-            for row in self._execute(select(rp).where(rp.c.ratingPlanGroupId == group_id).order_by(rp.c.id)).all():
-                drg = self._destination_rates(row.destinationRateGroupId, g.brandId)
-                if drg is None:
-                    continue
-                m = row._mapping
-                if (m["timingType"] or "always") == "custom":
-                    days = [i for i, d in enumerate(WEEKDAYS) if m[d] is None or bool(m[d])]
-                    t_in = m["timeIn"] or time(0)
-                    if isinstance(t_in, str):
-                        t_in = time.fromisoformat(t_in)
-                    timing = rating.Timing.custom(days, t_in)
-                else:
-                    timing = rating.Timing()
-                weight = Decimal(str(m["weight"])) if m["weight"] is not None else Decimal("10")
-                plans.append(rating.RatingPlan(drg, weight=weight, timing=timing))
-            return rating.RatingPlanGroup(name=g.nameEn or f"#{g.id}", currency=self._currency(g.currencyId, g.brandId),
-                                          plans=tuple(plans))
+        return self._cached(("rpg", group_id),  # type: ignore[no-any-return]
+                            lambda: read_rating.plan_group(self._execute, group_id, self._destination_rates))
 
-        return self._cached(("rpg", group_id), load)  # type: ignore[no-any-return]
-
-    def rater(self, kind: str, owner_id: int) -> Rater | None:
+    def rater(self, kind: str, owner_id: int) -> AccountRating | None:
         """The rating profiles of a client (``kind`` "company": prices) or of a carrier
         ("carrier": costs). Routing tags are identified by their id (as text)."""
-        def load() -> Rater | None:
+        def load() -> AccountRating | None:
             owner_t = _e("Company") if kind == "company" else _e("Carrier")
             owner = self._execute(select(owner_t).where(owner_t.c.id == owner_id)).first()
             if owner is None:
@@ -392,9 +322,10 @@ class TrunksRepository(Repository):
                 tz_id = self._execute(select(_e("Brand").c.defaultTimezoneId)
                                       .where(_e("Brand").c.id == owner.brandId)).scalar()
             account = rating.RatingAccount(name=owner.name or f"#{owner.id}",
-                                           currency=self._currency(owner.currencyId, owner.brandId),
+                                           currency=read_rating.currency(self._execute, owner.currencyId,
+                                                                         owner.brandId)[0],
                                            profiles=tuple(profiles))
-            return Rater(account, self._zone(tz_id))
+            return AccountRating(account, read_rating.zone(self._execute, tz_id))
 
         return self._cached(("rater", kind, owner_id), load)  # type: ignore[no-any-return]
 
@@ -453,9 +384,9 @@ class TrunksRepository(Repository):
             method = BillingMethod((r.billingMethod or "postpaid").replace("-", "").lower())
         except ValueError:
             method = BillingMethod.POSTPAID
-        limit = _money(r.maxDailyUsage) if r.maxDailyUsage else None
-        return BillingAccount(rating=rater.account, billing_method=method, balance=_money(r.balance),
-                              current_day_usage=_money(r.currentDayUsage), max_daily_usage=limit)
+        limit = read_rating.money(r.maxDailyUsage) if r.maxDailyUsage else None
+        return BillingAccount(rating=rater.account, billing_method=method, balance=read_rating.money(r.balance),
+                              current_day_usage=read_rating.money(r.currentDayUsage), max_daily_usage=limit)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Rating accounts of clients (price) and carriers (cost) read from the database.
 
-The rating plans themselves are loaded by :func:`polyvox.api.custom.rating.load_plan_group`
-(the code the call simulator uses), so a billed call and a simulated call are priced by the
-same objects. A :class:`Rater` caches what it loaded for the duration of one worker pass only:
+The rating plans themselves are loaded by :mod:`polyvox.db.read.rating` (the loader the call
+simulator and proxy-trunks' call-setup check use), so a billed call is priced by the plan its
+setup was checked with. A :class:`Rater` caches what it loaded for the duration of one worker pass only:
 a configuration change is used by the next pass (no reload job).
 """
 
@@ -11,14 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from polyvox.api.custom.rating import load_plan_group
-from polyvox.api.errors import ApiError
 from polyvox.db.model import ENTITY
+from polyvox.db.read import rating as read_rating
 from polyvox.domain.rating import (
     CannotRate,
     CannotRateReason,
@@ -71,8 +70,8 @@ class Rater:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self._drg: dict[int, DestinationRateGroup] = {}
-        self._groups: dict[int, RatingPlanGroup] = {}
+        self._drg: dict[int, DestinationRateGroup | None] = {}
+        self._groups: dict[int, RatingPlanGroup | None] = {}
         self._companies: dict[int, Loaded] = {}
         self._carriers: dict[int, Loaded] = {}
         self._zones: dict[int | None, ZoneInfo] = {}
@@ -87,13 +86,7 @@ class Rater:
     # -- small lookups
     def zone(self, timezone_id: int | None) -> ZoneInfo:
         if timezone_id not in self._zones:
-            tz = _t("Timezone")
-            name = self.conn.execute(select(tz.c.tz).where(tz.c.id == timezone_id)).scalar() \
-                if timezone_id else None
-            try:
-                self._zones[timezone_id] = ZoneInfo(name) if name else ZoneInfo("UTC")
-            except (ZoneInfoNotFoundError, ValueError):
-                self._zones[timezone_id] = ZoneInfo("UTC")
+            self._zones[timezone_id] = read_rating.zone(self.conn.execute, timezone_id)
         return self._zones[timezone_id]
 
     def brand_defaults(self, brand_id: int | None) -> tuple[int | None, int | None]:
@@ -110,9 +103,7 @@ class Rater:
         if currency_id is None:
             currency_id = self.brand_defaults(brand_id)[1]
         if currency_id not in self._currencies:
-            cur = _t("Currency")
-            self._currencies[currency_id] = self.conn.execute(
-                select(cur.c.iden).where(cur.c.id == currency_id)).scalar() or ""
+            self._currencies[currency_id] = read_rating.currency(self.conn.execute, currency_id, None)[0]
         return self._currencies[currency_id]
 
     def tag(self, tag_id: int | None) -> str | None:
@@ -132,12 +123,14 @@ class Rater:
         return self._destinations[key]
 
     def _group(self, group_id: int) -> RatingPlanGroup | None:
-        if group_id not in self._groups:
-            try:
-                self._groups[group_id] = load_plan_group(self.conn, group_id, self._drg)[0]
-            except ApiError:  # deleted or not evaluable: the profile is ignored
-                return None
+        if group_id not in self._groups:  # a deleted group: the profile is ignored
+            self._groups[group_id] = read_rating.plan_group(self.conn.execute, group_id, self._rates)
         return self._groups[group_id]
+
+    def _rates(self, drg_id: int, brand_id: int | None) -> DestinationRateGroup | None:
+        if drg_id not in self._drg:
+            self._drg[drg_id] = read_rating.destination_rate_group(self.conn.execute, drg_id, brand_id)
+        return self._drg[drg_id]
 
     def _profiles(self, where: Any) -> tuple[tuple[RatingProfile, ...], dict[int, int]]:
         prof = _t("RatingProfile")

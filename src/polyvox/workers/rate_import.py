@@ -14,16 +14,12 @@ Run by the API right after an upload (a background thread) and by the worker rol
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
@@ -31,17 +27,14 @@ from sqlalchemy.engine import Connection
 
 from polyvox.db.model import ENTITY, config_version, stored_files
 from polyvox.db.rate_imports import destination_rate_imports
-from polyvox.domain.rating import Rate, RatesCsvError, round_money
+from polyvox.domain.rating import RATE_CSV_COLUMNS, RateLine, RatesCsvError, parse_rates_csv
+from polyvox.platform.clock import utcnow
 
 log = logging.getLogger("polyvox.workers.rate_import")
 
 WAITING, IN_PROGRESS, IMPORTED, ERROR = "waiting", "inProgress", "imported", "error"
 SUPERSEDED = "superseded"  # outcome only: a newer upload replaced the file being imported
 PROGRESS_EVERY = 1000  # lines between two progress writes while checking the file
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 # ----------------------------------------------------------------------------- file format
@@ -55,10 +48,7 @@ COLUMN_ALIASES = {
     "groupintervalstart": "groupIntervalStart", "intervalstart": "groupIntervalStart",
     "": "ignore", "ignore": "ignore", "-": "ignore",
 }
-DEFAULT_COLUMNS = ("name", "prefix", "cost", "connectFee", "rateIncrement")
-REQUIRED = ("name", "prefix", "cost", "connectFee", "rateIncrement")
-_PREFIX = re.compile(r"\+[0-9]{1,23}")
-_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+DEFAULT_COLUMNS = RATE_CSV_COLUMNS
 
 
 class ArgumentsError(ValueError):
@@ -122,16 +112,10 @@ def importer_arguments(raw: Any) -> ImporterArguments:
         if name != "ignore" and name in mapped:
             raise ArgumentsError("importerArguments.columns", f"Column {c!r} given twice.")
         mapped.append(name)
-    missing = [r for r in REQUIRED if r not in mapped]
+    missing = [r for r in RATE_CSV_COLUMNS if r not in mapped]
     if missing:
         raise ArgumentsError("importerArguments.columns", f"Missing column(s): {', '.join(missing)}.")
     return ImporterArguments(tuple(mapped), ignore)
-
-
-@dataclass(frozen=True)
-class Line:
-    number: int  # physical line number in the file (1-based)
-    rate: Rate
 
 
 def decode(content: bytes) -> str:
@@ -143,76 +127,6 @@ def decode(content: bytes) -> str:
             return content.decode("cp1252")
         except UnicodeDecodeError:
             return content.decode("latin-1")
-
-
-def parse(text: str, args: ImporterArguments,
-          progress: Callable[[int], None] | None = None) -> tuple[list[Line], int]:
-    """Every rate of the file, checked (spec 9.4.3 "CSV format"); raises RatesCsvError naming the
-    first bad line. Returns the rates and the number of physical lines."""
-    if "\x00" in text:
-        raise RatesCsvError(1, "this is not a CSV text file")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=",", quotechar='"', doublequote=True, strict=True)
-    out: list[Line] = []
-    seen: dict[str, int] = {}
-    width = len(args.columns)
-    first = True
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            raise RatesCsvError(start, f"malformed CSV: {e}") from e
-        number = start
-        if first:
-            first = False
-            if args.ignore_first:
-                continue
-        if progress is not None and number % PROGRESS_EVERY == 0:
-            progress(number)
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) != width:
-            raise RatesCsvError(number, f"expected {width} comma-separated columns, got {len(row)} "
-                                        "(names containing commas must be quoted with double quotes)")
-        cells = {name: cell.strip() for name, cell in zip(args.columns, row, strict=True) if name != "ignore"}
-        if any(v.startswith("'") for v in cells.values()):
-            raise RatesCsvError(number, "single quotes are not supported, use double quotes")
-        name, prefix = cells["name"], cells["prefix"]
-        if not name:
-            raise RatesCsvError(number, "the destination name is empty")
-        if len(name) > 100:
-            raise RatesCsvError(number, "the destination name is longer than 100 characters")
-        if not _PREFIX.fullmatch(prefix):
-            raise RatesCsvError(number, f"prefix {prefix!r} must start with + followed by digits (at most 23)")
-        if prefix in seen:
-            raise RatesCsvError(number, f"prefix {prefix} already used on line {seen[prefix]}")
-        seen[prefix] = number
-        amounts: dict[str, Decimal] = {}
-        for key, label in (("cost", "per minute rate"), ("connectFee", "connection charge")):
-            value = cells[key]
-            if not _AMOUNT.fullmatch(value):
-                raise RatesCsvError(number, f"{label} {value!r} must be a number with a point as decimal separator")
-            try:
-                amounts[key] = round_money(Decimal(value))
-            except InvalidOperation as e:
-                raise RatesCsvError(number, f"{label} {value!r} is not a number") from e
-        period = cells["rateIncrement"]
-        if not (period.isascii() and period.isdigit()) or int(period) < 1:
-            raise RatesCsvError(number, f"charge period {period!r} must be an integer >= 1 (seconds)")
-        start_s = cells.get("groupIntervalStart", "0") or "0"
-        if not (start_s.isascii() and start_s.isdigit()):
-            raise RatesCsvError(number, f"interval start {start_s!r} must be an integer >= 0 (seconds)")
-        try:
-            rate = Rate(prefix=prefix, destination=name, per_minute=amounts["cost"],
-                        connection_fee=amounts["connectFee"], increment=int(period), interval_start=int(start_s))
-        except ValueError as e:
-            raise RatesCsvError(number, str(e)) from e
-        out.append(Line(number, rate))
-    if not out:
-        raise RatesCsvError(max(1, reader.line_num), "the file holds no rate")
-    return out, reader.line_num
 
 
 # ----------------------------------------------------------------------------- the job
@@ -309,14 +223,16 @@ def _import(engine: Engine, group_id: int, attempt: int, clock: Callable[[], dt.
         return Outcome(ERROR, f"importer arguments: {e}")
     text = decode(bytes(content))
     try:
-        lines, total = parse(text, args, lambda n: _job(engine, group_id, processedLines=n))
+        lines, total = parse_rates_csv(text, columns=args.columns, skip_header=args.ignore_first,
+                                       progress=lambda n: _job(engine, group_id, processedLines=n),
+                                       progress_every=PROGRESS_EVERY)
     except RatesCsvError as e:
         return Outcome(ERROR, f"line {e.line}: {e.message}")
     _job(engine, group_id, processedLines=total, totalLines=total)
     return _write(engine, row, lines, args, attempt, clock)
 
 
-def _write(engine: Engine, group: Any, lines: Sequence[Line], args: ImporterArguments, attempt: int,
+def _write(engine: Engine, group: Any, lines: Sequence[RateLine], args: ImporterArguments, attempt: int,
            clock: Callable[[], dt.datetime]) -> Outcome:
     d, r, g = _t("Destination"), _t("DestinationRate"), _t("DestinationRateGroup")
     with engine.begin() as c:

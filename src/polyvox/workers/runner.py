@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from polyvox.platform import control
 from polyvox.workers import billing, notify, rate_import
 
 log = logging.getLogger("polyvox.workers")
@@ -34,30 +35,17 @@ class WorkerOptions:
 
 
 def sip_control(settings: Any) -> tuple[Callable[[int], int] | None, Callable[[], list[billing.RunningCall]] | None]:
-    """``(hang up a client's calls, list running calls)`` from ``polyvox.sip.control`` when the
-    proxy-trunks control module exists; ``(None, None)`` otherwise.
-
-    CALL SITE of the proxy-trunks control API (``end_company_calls(settings, company_id) -> int``
-    and ``active_calls(settings)``): until it exists the worker still decides which clients
-    must be cut (:func:`polyvox.workers.billing.clients_to_cut`) and logs it, and prepaid clients
-    are debited at hang-up (docs/billing.md, "Prepaid").
-    """
-    try:
-        from polyvox.sip import control
-    except ImportError:
-        return None, None
-    end = getattr(control, "end_company_calls", None)
-    active = getattr(control, "active_calls", None)
+    """``(hang up a client's calls, list running calls)`` through proxy-trunks' control client
+    (``end_company_calls`` and ``active_calls`` of :mod:`polyvox.platform.control`; docs/billing.md,
+    "Prepaid")."""
 
     def hangup(company_id: int) -> int:
-        return int(end(settings, company_id)) if end is not None else 0
+        return int(control.end_company_calls(settings, company_id))
 
     def running() -> list[billing.RunningCall]:
-        if active is None:
-            return []
         out = []
-        for c in active(settings):
-            get = c.get if isinstance(c, dict) else (lambda k, _c=c: getattr(_c, k, None))
+        for c in control.active_calls(settings):
+            get = c.get
             callid, company_id = get("callId") or get("callid"), get("companyId")
             if get("direction") != "outbound" or company_id is None or not get("answerTime") or not callid:
                 continue
@@ -66,7 +54,7 @@ def sip_control(settings: Any) -> tuple[Callable[[int], int] | None, Callable[[]
                                            answer=_when(get("answerTime")), routing_tag_id=get("routingTagId")))
         return out
 
-    return (hangup if end is not None else None), (running if active is not None else None)
+    return hangup, running
 
 
 def _when(value: Any) -> dt.datetime:

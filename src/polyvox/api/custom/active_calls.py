@@ -6,7 +6,7 @@ Two live sources, merged (docs/appserver.md, "Active calls"):
 * the application servers' entries (table ``appserver_active_calls``, :mod:`polyvox.db.appserver_state`):
   every vPBX / residential call, internal or external, one entry per entity involved (user,
   friend, residential device), with its owner and party;
-* proxy-trunks' dialogs (:mod:`polyvox.sip.control`): every external call, one item per dialog.
+* proxy-trunks' dialogs (:mod:`polyvox.platform.control`): every external call, one item per dialog.
   A dialog whose Call-ID is one of the proxy-trunks legs of an application server call that has
   entries visible here is dropped: that call is already counted, once per entity involved. The
   others (retail and wholesale calls, which never reach an application server, and external
@@ -47,7 +47,7 @@ DIRECTIONS = ("inbound", "outbound")
 
 
 def _calls() -> list[dict[str, Any]]:
-    from polyvox.sip import control
+    from polyvox.platform import control
 
     try:
         return control.active_calls()

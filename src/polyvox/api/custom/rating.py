@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +28,6 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from polyvox.api import datetimes
 from polyvox.api.custom.common import (
     CSV,
     Add,
@@ -45,25 +43,22 @@ from polyvox.api.custom.common import (
 from polyvox.api.engine import check_privilege
 from polyvox.api.errors import ApiError, invalid
 from polyvox.db.model import ENTITY
+from polyvox.db.read import rating as read_rating
 from polyvox.domain.rating import (
     CannotRate,
     CannotRateReason,
     DestinationRateGroup,
-    Rate,
     RatedCall,
     RatingAccount,
-    RatingPlan,
     RatingPlanGroup,
     RatingProfile,
-    Timing,
-    round_money,
     simulate_call,
 )
 
 if TYPE_CHECKING:
     from polyvox.api.app import LevelApi
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAYS = read_rating.WEEKDAYS
 TARIFICATION = obj(plan="string", callDate="string", duration="integer", patternName="string",
                    connectionCharge="number", intervalStart="string", rate="number", ratePeriod="integer",
                    totalCost="number", currencySymbol="string")
@@ -99,75 +94,25 @@ def register(api: LevelApi, add: Add) -> None:
 # loading the domain objects
 
 
-def _currency(c: Connection, currency_id: int | None, brand_id: int | None) -> tuple[str, str]:
-    """(iden, symbol) of a currency; an empty one means the brand's (spec 8.6)."""
-    cur, brand = _t("Currency"), _t("Brand")
-    if currency_id is None and brand_id is not None:
-        currency_id = c.execute(select(brand.c.currencyId).where(brand.c.id == brand_id)).scalar()
-    row = c.execute(select(cur.c.iden, cur.c.symbol).where(cur.c.id == currency_id)).first()
-    return (row.iden, row.symbol or "") if row is not None else ("", "")
-
-
 def _zone(c: Connection, timezone_id: int | None) -> ZoneInfo:
-    tz = _t("Timezone")
-    name = c.execute(select(tz.c.tz).where(tz.c.id == timezone_id)).scalar() if timezone_id else None
-    try:
-        return datetimes.zone(name or "UTC")
-    except datetimes.DateTimeFormatError:
-        return ZoneInfo("UTC")
+    return read_rating.zone(c.execute, timezone_id)
 
 
-def _money(v: Any) -> Decimal:
-    return round_money(Decimal(str(v if v is not None else 0)))
-
-
-def _seconds(v: Any, default: str) -> str:
-    s = str(v).strip() if v not in (None, "") else default
-    return s
-
-
-def load_plan_group(c: Connection, group_id: int, cache: dict[int, DestinationRateGroup] | None = None
+def load_plan_group(c: Connection, group_id: int, cache: dict[int, DestinationRateGroup | None] | None = None
                     ) -> tuple[RatingPlanGroup, str]:
-    """The rating plan group as a domain object, and its currency symbol."""
-    cache = {} if cache is None else cache
-    g = c.execute(select(_t("RatingPlanGroup")).where(_t("RatingPlanGroup").c.id == group_id)).first()
-    if g is None:
+    """The rating plan group as a domain object, and its currency symbol; 404 if it is gone.
+    ``cache`` keeps the destination rate groups loaded (by id) for the next group."""
+    drgs: dict[int, DestinationRateGroup | None] = {} if cache is None else cache
+
+    def rates(drg_id: int, brand_id: int | None) -> DestinationRateGroup | None:
+        if drg_id not in drgs:
+            drgs[drg_id] = read_rating.destination_rate_group(c.execute, drg_id, brand_id)
+        return drgs[drg_id]
+
+    group = read_rating.plan_group(c.execute, group_id, rates)
+    if group is None:
         raise ApiError(404, "Rating plan not found")
-    iden, symbol = _currency(c, g.currencyId, g.brandId)
-    rp = _t("RatingPlan")
-    plans: list[RatingPlan] = []
-    try:
-        for row in c.execute(select(rp).where(rp.c.ratingPlanGroupId == group_id).order_by(rp.c.id)):
-            drg = cache.get(row.destinationRateGroupId)
-            if drg is None:
-                drg = _load_drg(c, row.destinationRateGroupId, g.brandId)
-                cache[row.destinationRateGroupId] = drg
-            m = row._mapping
-            if (m["timingType"] or "always") == "custom":
-                days = [i for i, d in enumerate(WEEKDAYS) if m[d] is None or bool(m[d])]
-                timing = Timing.custom(days, m["timeIn"] or dt.time(0))
-            else:
-                timing = Timing()
-            weight = Decimal(str(m["weight"])) if m["weight"] is not None else Decimal("10")
-            plans.append(RatingPlan(drg, weight=weight, timing=timing))
-    except ValueError as e:
-        raise ApiError(400, f"The rating plan cannot be evaluated: {e}") from e
-    return RatingPlanGroup(name=g.nameEn or g.nameEs or f"#{g.id}", currency=iden, plans=tuple(plans)), symbol
-
-
-def _load_drg(c: Connection, drg_id: int, brand_id: int | None) -> DestinationRateGroup:
-    drg_t, dr, dest = _t("DestinationRateGroup"), _t("DestinationRate"), _t("Destination")
-    g = c.execute(select(drg_t).where(drg_t.c.id == drg_id)).first()
-    if g is None:
-        raise ValueError(f"destination rate #{drg_id} does not exist")
-    iden, _ = _currency(c, g.currencyId, brand_id)
-    rows = c.execute(select(dr, dest.c.prefix, dest.c.nameEn).join(dest, dest.c.id == dr.c.destinationId)
-                     .where(dr.c.destinationRateGroupId == drg_id).order_by(dr.c.id))
-    rates = tuple(Rate.from_ivoz(prefix=r.prefix, destination=r.nameEn or r.prefix, rate=_money(r.cost),
-                                 connect_fee=_money(r.connectFee), rate_increment=_seconds(r.rateIncrement, "1s"),
-                                 group_interval_start=_seconds(r.groupIntervalStart, "0s")) for r in rows)
-    return DestinationRateGroup(name=g.nameEn or f"#{g.id}", currency=iden, rates=rates,
-                                deductible_connection_fee=bool(g.deductibleConnectionFee))
+    return group, read_rating.plan_group_symbol(c.execute, group_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +206,7 @@ def _simulate_profile(api: LevelApi) -> Any:
             if tz_id is None:
                 tz_id = c.execute(select(_t("Brand").c.defaultTimezoneId).where(_t("Brand").c.id == brand_id)).scalar()
             zone = _zone(c, tz_id)
-            cache: dict[int, DestinationRateGroup] = {}
+            cache: dict[int, DestinationRateGroup | None] = {}
             groups: dict[int, tuple[RatingPlanGroup, str]] = {}
             profiles = []
             for r in c.execute(sel.order_by(prof.c.id)):
@@ -271,7 +216,7 @@ def _simulate_profile(api: LevelApi) -> Any:
                     if r.routingTagId else None
                 when = (r.activationTime or dt.datetime(1970, 1, 1)).replace(tzinfo=dt.UTC)
                 profiles.append(RatingProfile(when, groups[r.ratingPlanGroupId][0], routing_tag=tag))
-            iden, _ = _currency(c, owner.currencyId, brand_id)
+            iden, _ = read_rating.currency(c.execute, owner.currencyId, brand_id)
             account = RatingAccount(name=owner.name or f"#{owner.id}", currency=iden, profiles=tuple(profiles))
             my_tag = c.execute(select(tag_t.c.tag).where(tag_t.c.id == row.routingTagId)).scalar() \
                 if row.routingTagId else None
@@ -305,7 +250,7 @@ def plan_prices(c: Connection, group_id: int) -> list[dict[str, Any]]:
     for r in c.execute(q):
         m = r._mapping
         custom = (m["timingType"] or "always") == "custom"
-        time_in = (m["timeIn"] or dt.time(0)) if custom else dt.time(0)
+        time_in = read_rating.plan_timing(m).time_in
         days = "".join("1" if (not custom or m[d] is None or m[d]) else "0" for d in WEEKDAYS)
         rows.append((m["nameEn"] or "", m["prefix"] or "", -(m["weight"] if m["weight"] is not None else 10), {
             "ratingPlan": name, "name": m["nameEn"] or "", "prefix": m["prefix"] or "",

@@ -20,6 +20,7 @@ from polyvox.api.custom.common import Add, array_of, collection, ok, resource, r
 from polyvox.api.engine import COMPUTED, check_privilege
 from polyvox.db.location import location
 from polyvox.db.model import ENTITY
+from polyvox.platform.clock import utcnow
 
 if TYPE_CHECKING:
     from polyvox.api.app import LevelApi
@@ -38,12 +39,6 @@ STATUS_ITEM = {"type": "object", "properties": {
 
 def _t(name: str) -> Any:
     return ENTITY[name].table
-
-
-def _utcnow() -> Any:
-    from polyvox.sip.repository import utcnow
-
-    return utcnow()
 
 
 def _is_public(uri: str | None) -> bool:
@@ -82,7 +77,7 @@ def registrations(conn: Connection, username: str | None, domain: str | None) ->
     try:
         rows = conn.execute(select(location).where(location.c.username == username,
                                                    func.lower(location.c.domain) == domain.lower(),
-                                                   location.c.expires > _utcnow()).order_by(location.c.id)).all()
+                                                   location.c.expires > utcnow()).order_by(location.c.id)).all()
     except Exception:  # table not created yet (no proxy ever ran)
         return []
     out = []
@@ -219,7 +214,7 @@ def ddi_registration_status(conn: Connection, reg_id: int) -> dict[str, Any]:
         return {"registered": False, "inProgress": False, "expires": 0}
     left = 0
     if row.expiresAt is not None:
-        left = max(0, int((row.expiresAt - _utcnow()).total_seconds()))
+        left = max(0, int((row.expiresAt - utcnow()).total_seconds()))
     return {"registered": bool(row.registered) and left > 0, "inProgress": bool(row.inProgress), "expires": left}
 
 

@@ -32,8 +32,8 @@ def _ip(ctx: WriteContext, col: str, optional: bool = False) -> None:
 def application_server_ip(ctx: WriteContext) -> None:
     """The proxies dispatch calls to the application server's IP address (spec 8.2), with an
     optional ``:port`` ([IPv6]:port) when several application servers share one host
-    (polyvox.sip.dispatch.parse_host_port)."""
-    from polyvox.sip.dispatch import parse_host_port
+    (polyvox.domain.addresses.parse_host_port)."""
+    from polyvox.domain.addresses import parse_host_port
 
     raw = str(ctx.value("ip") or "").strip()
     host, port = parse_host_port(raw, 6060)

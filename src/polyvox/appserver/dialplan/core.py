@@ -31,7 +31,7 @@ from polyvox.appserver.plan import (
     Target,
     TargetKind,
 )
-from polyvox.appserver.repository import AppRepository, Row, e164
+from polyvox.appserver.repository import AppRepository, Row
 from polyvox.domain import pbx
 from polyvox.domain.callflow import (
     DIVERSION_REASON_TIME_OF_DAY,
@@ -48,13 +48,11 @@ from polyvox.domain.callflow import (
     evaluate_conditional_route,
     evaluate_external_call_filter,
     evaluate_residential_call_filter,
-    fallback_outgoing_ddi,
     parse_service_code,
     select_outgoing_ddi,
     split_ddi_prefix,
-    validate_clid,
 )
-from polyvox.domain.numbering import is_e164
+from polyvox.domain.numbering import is_e164, to_e164
 
 CallType = Literal["internal", "external"]
 log = logging.getLogger("polyvox.appserver.dialplan")
@@ -280,7 +278,7 @@ class PolyvoxDialplan:
         ddi = self.repo.ddi(call.ddi_id) if call.ddi_id is not None else None
         if ddi is None:
             number = call.ddi or call.dialled
-            ddi = self.repo.ddi_by_number(brand_id, e164(number) or number)
+            ddi = self.repo.ddi_by_number(brand_id, to_e164(number) or number)
         return ddi
 
     def _endpoint_party(self, call: IncomingCall, company: Row) -> Party | None:
@@ -305,19 +303,20 @@ class PolyvoxDialplan:
                 ext = repo.extension(user.get("extensionId"))
                 shown = pbx.presented_caller("user", shown, extension=str(ext["number"]) if ext else None,
                                              user_name=pbx.full_name(user.get("name"), user.get("lastname")))
-            return Party("terminal", shown.number, e164(call.caller) if call.caller.startswith("+") else None,
+            return Party("terminal", shown.number, to_e164(call.caller) if call.caller.startswith("+") else None,
                          shown.name, user, term)
         if kind == "friend":
             friend = repo.friend(call.endpoint_id)
             if friend is None:
                 return None
-            return Party("friend", call.caller, e164(call.caller) if call.caller.startswith("+") else None,
+            return Party("friend", call.caller, to_e164(call.caller) if call.caller.startswith("+") else None,
                          call.caller_name, None, friend)
         if kind == "residential":
             dev = repo.residential_device(call.endpoint_id)
             if dev is None:
                 return None
-            return Party("residential", call.caller, e164(call.caller), call.caller_name, None, dev)
+            return Party("residential", call.caller, to_e164(call.caller) if call.caller else None, call.caller_name,
+                         None, dev)
         return None
 
     # ------------------------------------------------------------------ calls from endpoints
@@ -401,9 +400,10 @@ class PolyvoxDialplan:
                 client_rule=repo.outgoing_ddi_rule(company.get("outgoingDdiRuleId")), prefix=prefix)
             return sel.ddi, "outgoing DDI"
         ep = caller.endpoint or {}
-        fallback = fallback_outgoing_ddi(repo.ddi_number(ep.get("outgoingDdiId")), client_ddi)
         diversion = _diversion_number(ctx.call.diversion[0]) if ctx.call.diversion else None
-        clid = validate_clid(caller.e164, repo.company_ddis(ctx.company_id), fallback, diversion)
+        clid = pbx.endpoint_clid(caller.e164, repo.company_ddis(ctx.company_id),
+                                 endpoint_ddi=repo.ddi_number(ep.get("outgoingDdiId")), client_ddi=client_ddi,
+                                 diversion=diversion)
         return clid.number, str(clid.source)
 
     def _external_target(self, ctx: Ctx, number: str, caller_number: str, label: str,
@@ -950,7 +950,7 @@ class PolyvoxDialplan:
         if ddi is None or int(ddi.get("companyId") or 0) != ctx.company_id:
             yield Reject(404, "Not Found: unknown DDI")
             return
-        ctx.called_ddi = e164(ddi["ddie164"])
+        ctx.called_ddi = to_e164(ddi["ddie164"]) if ddi["ddie164"] else None
         ctx.display_name = str(ddi["displayName"]) if ddi.get("displayName") else None
         caller = ctx.caller.e164 or ctx.caller.number
         if ctx.company.get("type") == "residential":
@@ -1082,7 +1082,8 @@ def _one(action: Reject) -> Flow:
 def _external_party(call: IncomingCall) -> Party:
     """The caller of an inbound (or bounced) call."""
     caller = call.caller
-    return Party("external", caller, caller if is_e164(caller) else e164(caller), call.caller_name)
+    return Party("external", caller, caller if is_e164(caller) else to_e164(caller) if caller else None,
+                 call.caller_name)
 
 
 def _int(value: Any) -> int | None:
@@ -1111,4 +1112,4 @@ def _diversion_number(value: str) -> str | None:
     if ":" in v:
         v = v.split(":", 1)[1]
     n = v.split("@", 1)[0]
-    return e164(n) if n else None
+    return to_e164(n) if n else None

@@ -1,6 +1,6 @@
 """Settings of the application server workers, from environment variables.
 
-Proxy addresses come from the proxies' own settings (``polyvox.sip.settings``): proxy-users at
+Proxy addresses come from the proxies' own settings (``polyvox.platform.proxy_settings``): proxy-users at
 ``POLYVOX_SIP_HOST:POLYVOX_SIP_USERS_PORT``, proxy-trunks at ``POLYVOX_SIP_HOST:POLYVOX_SIP_TRUNKS_PORT``.
 """
 
@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from polyvox.sip import settings as sip_settings
+from polyvox.platform import proxy_settings
 
 DEFAULT_DIALPLAN = "polyvox.appserver.dialplan:make_dialplan"
 
@@ -36,8 +36,8 @@ class AppServerSettings:
 
 def from_env(database_url: str, host: str = "127.0.0.1", home: Path | None = None) -> AppServerSettings:
     env = os.environ.get
-    users = sip_settings.from_env(home or Path("."), database_url, host)
-    trunks = sip_settings.trunks_from_env(home or Path("."), database_url, host)
+    users = proxy_settings.from_env(home or Path("."), database_url, host)
+    trunks = proxy_settings.trunks_from_env(home or Path("."), database_url, host)
     return AppServerSettings(
         database_url=database_url,
         host=env("POLYVOX_AS_HOST", users.host),

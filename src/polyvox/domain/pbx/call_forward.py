@@ -1,15 +1,17 @@
-"""Calls to users and friends: call forwards, DND, call waiting, boss–assistant, reject method.
+"""Calls to users and friends: call forwards, DND, call waiting, boss–assistant, reject method;
+and the call forwards of retail accounts and residential devices (per called DDI).
 
 Spec 10.1.1 "Basic Configuration", "Boss-Assistant", "User Call Forward"; 10.1.5 "Friend Call
-Forward"; 4.4 final user role.
+Forward"; 10.3.1 retail call forwards; 4.4 final user role.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
+from polyvox.domain.numbering import to_e164
 from polyvox.domain.pbx.common import CallType, DialOutcome, Target
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "CallForwardSetting",
     "CallForwardType",
     "CallTypeFilter",
+    "DdiForward",
     "EndpointPresence",
     "ForwardCall",
     "FriendProfile",
@@ -35,7 +38,9 @@ __all__ = [
     "decide_friend_call",
     "decide_user_call",
     "exceeds_call_waiting",
+    "forward_number",
     "friend_dial_result",
+    "pick_forward",
     "reject_scope",
     "user_dial_result",
 ]
@@ -303,3 +308,46 @@ def contacts_to_ring(contacts: Sequence[tuple[str, float]], multi_contact: bool)
         return tuple(uri for uri, _ in contacts)
     latest = max(range(len(contacts)), key=lambda i: (contacts[i][1], i))
     return (contacts[latest][0],)
+
+
+class DdiForward(Protocol):
+    """A retail/residential call forward as :func:`pick_forward` reads it: its ``type`` and the
+    DDI it is set for (``None``: any DDI)."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def ddi_id(self) -> int | None: ...
+
+
+_F = TypeVar("_F", bound=DdiForward)
+
+
+def pick_forward(forwards: Iterable[_F], kind: str, ddi_id: int | None) -> _F | None:
+    """The call forward of ``kind`` for a call to ``ddi_id``: one set for that DDI wins over one
+    for any DDI (spec 10.3.1); the first of each kind counts."""
+    generic: _F | None = None
+    for f in forwards:
+        if f.type != kind:
+            continue
+        if f.ddi_id is not None and f.ddi_id == ddi_id:
+            return f
+        if f.ddi_id is None and generic is None:
+            generic = f
+    return generic
+
+
+def forward_number(number: str | None, country_prefix: str) -> str:
+    """E.164 target of a call forward to a number: ``numberValue`` (visual separators dropped) as
+    is when it starts with ``+``/``00``, else prefixed with the country's calling code
+    (``numberCountry``, ``"+34"`` or ``"34"``); ``""`` when no digit is left."""
+    n = "".join(ch for ch in (number or "") if ch.isdigit() or ch == "+")
+    if not n:
+        return ""
+    if n.startswith("+") or n.startswith("00"):
+        return to_e164(n)
+    cc = country_prefix.strip()
+    if cc and not cc.startswith("+"):
+        cc = "+" + cc
+    return cc + n if cc else to_e164(n)

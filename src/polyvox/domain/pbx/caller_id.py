@@ -16,6 +16,11 @@ IvozProvider (3.4) decides it in three places, reproduced here:
   display name, set to empty when the DDI has none: the carrier's display name is not shown);
 * forwards, hunt group members, call forwards of members, transfers... dial from the same channel:
   the caller identity never changes on the way (the original caller stays);
+* retail accounts, residential devices and friends calling out present their own number only
+  when it is one of their client's DDIs (spec 10.3), else a Diversion naming one, else their
+  outgoing DDI (theirs, else the client's): :func:`endpoint_clid`, decided by proxy-users before
+  the call reaches proxy-trunks or the application server, and again by the application server
+  for the calls it places;
 * KamUsers, on the way from the application server to the endpoint (``ADAPT_CALLER`` →
   ``SET_PAI``), leaves internal numbers as they are (``IS_INTERNAL``) and rewrites any other
   number with the **callee endpoint's** ``callerout`` rules, in the From user and in the PAI (the
@@ -26,12 +31,14 @@ Pure: no I/O; the rule set is the callee's, chosen by the caller of these functi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from polyvox.domain.callflow.outgoing_ddi import ClidDecision, fallback_outgoing_ddi, validate_clid
 from polyvox.domain.numbering import RuleSet, is_e164
 
-__all__ = ["CallerId", "CallerKind", "caller_for_endpoint", "full_name", "presented_caller"]
+__all__ = ["CallerId", "CallerKind", "caller_for_endpoint", "endpoint_clid", "full_name", "presented_caller"]
 
 CallerKind = Literal["user", "friend", "residential", "external"]
 
@@ -83,3 +90,12 @@ def caller_for_endpoint(identity: CallerId, callee_rules: RuleSet) -> CallerId:
         return identity
     number = callee_rules.apply("callerout", identity.number)
     return replace(identity, number=number or identity.number)
+
+
+def endpoint_clid(presented: str | None, client_ddis: Collection[str], *, endpoint_ddi: str | None,
+                  client_ddi: str | None, diversion: str | None = None) -> ClidDecision:
+    """Caller ID of an external call from a retail account, residential device or friend (spec
+    10.3): ``presented`` (E.164, after the endpoint's ``callerin``) when it is one of the client's
+    DDIs, else ``diversion`` when it is one, else the endpoint's outgoing DDI, else the client's
+    (``client_ddi``); none of them: rejected."""
+    return validate_clid(presented, client_ddis, fallback_outgoing_ddi(endpoint_ddi, client_ddi), diversion)

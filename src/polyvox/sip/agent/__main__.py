@@ -11,7 +11,7 @@ import sys
 
 from polyvox import config
 from polyvox.db.engine import make_engine
-from polyvox.sip import settings as sip_settings
+from polyvox.platform import proxy_settings as sip_settings
 from polyvox.sip.agent.agent import Agent, AgentSettings
 
 

@@ -20,16 +20,13 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from polyvox.db.agent_state import carrier_server_status, ddi_provider_registration_status
 from polyvox.db.model import ENTITY, config_version
+from polyvox.platform.clock import utcnow
 from polyvox.sip.agent import sipmsg
 from polyvox.sip.agent.transport import SocketPool, UdpTransport
 
 log = logging.getLogger("polyvox.sip.agent")
 
 UDP, TCP, TLS = 1, 2, 3
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def is_alive(code: int | None) -> bool:

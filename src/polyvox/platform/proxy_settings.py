@@ -1,5 +1,8 @@
 """Settings of the SIP proxies, from environment variables with standalone defaults.
 
+Read by the proxies, the trunks agent, the application server (the proxies' addresses) and the
+control client (proxy-trunks' run directory), so it sits below the roles.
+
 Every value can also be given on the command line (``polyvox sip proxy-users --help``); tests
 build :class:`ProxySettings` directly with free loopback ports.
 """

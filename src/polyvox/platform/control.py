@@ -14,7 +14,7 @@ Where proxy-trunks listens (``target``):
   on other hosts; a reply must fit in one datagram, about 64 KB, ~150 calls).
 
 ``POLYVOX_SIP_TRUNKS_RPC`` (environment) gives the target; otherwise the FIFO of the
-:class:`~polyvox.sip.settings.ProxySettings` passed in, else ``$POLYVOX_HOME/run/proxy-trunks``.
+:class:`~polyvox.platform.proxy_settings.ProxySettings` passed in, else ``$POLYVOX_HOME/run/proxy-trunks``.
 Several proxy-trunks: a comma-separated list of targets (every one is asked).
 """
 
